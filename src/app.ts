@@ -1,0 +1,25 @@
+import express, { type Express } from 'express';
+import { healthRouter } from './http/health.js';
+import { notFound, problemHandler } from './http/problem.js';
+import { sessionsRouter } from './http/sessions.js';
+import { slotsRouter } from './http/slots.js';
+import { httpLogger } from './logger.js';
+import type { Services } from './services.js';
+
+/**
+ * Builds the Express app: request logging with ids, JSON bodies up to 16 KiB, the routers, then
+ * 404 and the problem+json error handler. It never listens; main.ts and tests do.
+ */
+export function createApp(s: Services): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(httpLogger(s.log));
+  app.use(healthRouter(s));
+  app.use(express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(slotsRouter(s));
+  app.use(sessionsRouter(s));
+  app.use(notFound);
+  app.use(problemHandler);
+  return app;
+}

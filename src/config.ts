@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+const commaList = z
+  .string()
+  .transform(s =>
+    s
+      .split(',')
+      .map(part => part.trim())
+      .filter(part => part.length > 0),
+  )
+  .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each endpoint must be an http(s):// URL' })).min(1));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every setting slotlock reads from the environment, with its default and allowed range. */
+export const configSchema = z
+  .object({
+    PORT: int(0, 65535).default(8080),
+    HOST: z.string().min(1).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ETCD_ENDPOINTS: commaList.optional(),
+    ETCD_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+\/$/, 'letters, digits, ".", "_", "-", ending in "/"')
+      .default('slotlock/'),
+    ETCD_USERNAME: z.string().min(1).optional(),
+    ETCD_PASSWORD: z.string().min(1).optional(),
+    ETCD_CA_FILE: z.string().min(1).optional(),
+    ETCD_CERT_FILE: z.string().min(1).optional(),
+    ETCD_KEY_FILE: z.string().min(1).optional(),
+    ETCD_CALL_TIMEOUT_MS: int(100, 60_000).default(2000),
+    ETCD_DATA_DIR: z.string().min(1).default('.data/etcd'),
+    TTL_MIN_S: int(2, 3600).default(2),
+    TTL_MAX_S: int(2, 86_400).default(300),
+    TTL_DEFAULT_S: int(2, 86_400).default(15),
+    WAIT_MAX_MS: int(0, 120_000).default(30_000),
+    CAPACITY_MAX: int(1, 100_000).default(1000),
+    LOCK_DELAY_MAX_MS: int(0, 600_000).default(60_000),
+    ELECTIONS_MAX: int(1, 10_000).default(100),
+    RETRY_AFTER_S: int(1, 60).default(1),
+    SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
+    READINESS_TIMEOUT_MS: int(50, 30_000).default(1000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.TTL_MIN_S > c.TTL_MAX_S) {
+      ctx.addIssue({ code: 'custom', path: ['TTL_MIN_S'], message: 'must not exceed TTL_MAX_S' });
+    }
+    if (c.TTL_DEFAULT_S < c.TTL_MIN_S || c.TTL_DEFAULT_S > c.TTL_MAX_S) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TTL_DEFAULT_S'],
+        message: 'must lie between TTL_MIN_S and TTL_MAX_S',
+      });
+    }
+    if ((c.ETCD_USERNAME === undefined) !== (c.ETCD_PASSWORD === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ETCD_PASSWORD'],
+        message: 'ETCD_USERNAME and ETCD_PASSWORD must be set together',
+      });
+    }
+    if ((c.ETCD_CERT_FILE === undefined) !== (c.ETCD_KEY_FILE === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ETCD_KEY_FILE'],
+        message: 'ETCD_CERT_FILE and ETCD_KEY_FILE must be set together',
+      });
+    }
+  });
+
+/** Parsed, validated configuration. */
+export type Config = z.output<typeof configSchema>;
+
+/** Thrown by {@link loadConfig}; its message names each bad variable and what is allowed. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Parses the environment once. Empty strings count as unset, so `PORT=` falls back to the default.
+ * Throws {@link ConfigError} naming every invalid variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(configSchema.shape).flatMap(name => {
+      const value = env[name];
+      return value === undefined || value === '' ? [] : [[name, value]];
+    }),
+  );
+  const result = configSchema.safeParse(present);
+  if (!result.success) {
+    const lines = result.error.issues.map(issue => {
+      const name = issue.path.join('.') || 'config';
+      const given = typeof issue.path[0] === 'string' ? present[issue.path[0]] : undefined;
+      return `  ${name}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(given)})`}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

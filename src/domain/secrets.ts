@@ -1,0 +1,34 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Holder secrets. A grant's key name is the SHA-256 of its secret, so presenting the secret is
+ * what proves ownership and the secret itself is never stored. With an Idempotency-Key the secret
+ * is derived from that key and the slot, so a retried acquire on any replica finds the same grant:
+ * such a key is then a credential and must be unguessable (we require at least 16 characters).
+ */
+export function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The secret a retried acquire with the same Idempotency-Key derives for the same slot. */
+export function secretFromIdempotencyKey(idempotencyKey: string, slot: string): string {
+  return createHmac('sha256', idempotencyKey).update(`slotlock/grant-secret/v1\0${slot}`).digest('base64url');
+}
+
+/** The public id (key name) that belongs to a secret. */
+export function idOfSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
+}
+
+/** A stable fingerprint of a request body, to tell a true retry from a reuse of the key. */
+export function fingerprint(parts: Record<string, unknown>): string {
+  const canonical = JSON.stringify(Object.keys(parts).sort().map(k => [k, parts[k]]));
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+}
+
+/** Constant-time string equality. */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

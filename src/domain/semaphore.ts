@@ -1,0 +1,511 @@
+import type { Logger } from 'pino';
+import type { EtcdStore, KeyValue, TxnOp } from '../etcd/store.js';
+import { rangeAt } from '../etcd/store.js';
+import type { KeyLayout } from '../etcd/keys.js';
+import type { LeaseKeeper } from '../etcd/lease-keeper.js';
+import type { WatchEvent } from '../etcd/watch.js';
+import type { Metrics } from '../metrics.js';
+import type { Cleanup } from './cleanup.js';
+import { DomainError, EtcdUnavailableError } from './errors.js';
+import { decodeHolder, encodeHolder, type Grant, type FencingToken } from './grant.js';
+import { fingerprint, idOfSecret, newSecret, secretFromIdempotencyKey } from './secrets.js';
+import { SlotQueue } from './slot-queue.js';
+import type { SlotWatch } from './slot-watch.js';
+import { Waiter } from './waiter.js';
+import { grantGoneOrNotHolder } from './ownership.js';
+
+/** A client session an acquire runs under: its lease and the marker key that proves it is live. */
+export interface SessionRef {
+  leaseId: string;
+  markerKey: string;
+}
+
+/** What a caller asks for. `waitMs` 0 means try once. */
+export interface AcquireRequest {
+  slot: string;
+  holder: string;
+  capacity: number;
+  ttlS: number;
+  waitMs: number;
+  idempotencyKey?: string | undefined;
+  session?: SessionRef | undefined;
+}
+
+export interface SemaphoreDeps {
+  store: EtcdStore;
+  keys: KeyLayout;
+  watch: SlotWatch;
+  leases: LeaseKeeper;
+  cleanup: Cleanup;
+  metrics: Metrics;
+  log: Logger;
+  retryAfterS: number;
+  /** How long a disconnected watch may stay down before waiters are failed with 503. */
+  reconnectGraceMs: number;
+}
+
+/**
+ * Counting semaphore over etcd (capacity 1 = exclusive lock), after etcd's Go Mutex: each
+ * contender puts its own key on its own lease; the N keys with the lowest create revisions hold
+ * the slot; the holder key's create revision is the fencing token. Waiters are served FIFO.
+ */
+export class Semaphore {
+  private readonly queues = new Map<string, { queue: SlotQueue; stop: () => void }>();
+  /** Holder keys this replica granted, with the monotonic time of the grant (for metrics). */
+  private readonly granted = new Map<string, number>();
+  private disconnectTimer: NodeJS.Timeout | undefined;
+  private readonly queueReads = { count: 0 };
+
+  constructor(private readonly d: SemaphoreDeps) {
+    d.watch.listen('*', {
+      changed: events => {
+        this.observeEnds(events);
+      },
+      disconnected: () => {
+        this.onDisconnect();
+      },
+      resynced: () => {
+        this.onReconnect();
+        for (const { queue } of this.queues.values()) queue.evaluate();
+      },
+    });
+  }
+
+  /** Requests waiting in this replica. */
+  get waiting(): number {
+    let n = 0;
+    for (const { queue } of this.queues.values()) n += queue.size;
+    return n;
+  }
+
+  /** Linearizable queue reads made for handovers so far (for the no-thundering-herd test). */
+  get handoverReads(): number {
+    return this.queueReads.count;
+  }
+
+  /**
+   * Takes a place in `slot`. Resolves with a {@link Grant} once etcd confirms the caller's key is
+   * among the first N; fails with `slot_busy` (try), `wait_timeout`, `capacity_conflict`,
+   * `idempotency_conflict`, `acquire_in_progress`, `session_gone` or `etcd_unavailable`. Aborting
+   * `signal` (client gone, shutdown) removes the caller's key and lease before rejecting.
+   */
+  async acquire(req: AcquireRequest, opts: { signal?: AbortSignal } = {}): Promise<Grant> {
+    const mode = req.waitMs > 0 ? 'wait' : 'try';
+    const endTimer = this.d.metrics.acquireDuration.startTimer({ mode });
+    try {
+      const grant = await this.acquireOnce(req, opts.signal);
+      const outcome = grant.waited ? 'after_wait' : 'immediate';
+      endTimer({ outcome: grant.replayed ? 'replayed' : outcome });
+      this.d.metrics.acquires.inc({ outcome: grant.replayed ? 'replayed' : outcome });
+      return grant;
+    } catch (err) {
+      const outcome = acquireOutcome(err);
+      endTimer({ outcome });
+      this.d.metrics.acquires.inc({ outcome });
+      throw err;
+    }
+  }
+
+  private async acquireOnce(req: AcquireRequest, signal: AbortSignal | undefined): Promise<Grant> {
+    const { store, keys } = this.d;
+    const secret =
+      req.idempotencyKey === undefined
+        ? newSecret()
+        : secretFromIdempotencyKey(req.idempotencyKey, req.slot);
+    const key = keys.holder(req.slot, idOfSecret(secret));
+    const fp = fingerprint({
+      holder: req.holder,
+      capacity: req.capacity,
+      ttlS: req.ttlS,
+      session: req.session?.leaseId ?? null,
+    });
+    const leaseSentAt = performance.now();
+    const leaseId = req.session?.leaseId ?? (await store.leaseGrant(req.ttlS, { signal }));
+    const perGrantLease = req.session === undefined;
+    const head: TxnOp = {
+      range: { prefix: keys.slotHolders(req.slot), sort: { target: 'create', order: 'asc' }, limit: req.capacity },
+    };
+    const value = encodeHolder({
+      holder: req.holder,
+      capacity: req.capacity,
+      ttlS: req.ttlS,
+      fp,
+      session: !perGrantLease,
+      at: Date.now(),
+    });
+    const sessionTtl = perGrantLease ? undefined : this.sessionTtl(leaseId, signal);
+    let res;
+    try {
+      res = await store.txn(
+        {
+          compare: [
+            { key, target: 'create', op: '==', value: '0' },
+            ...(req.session === undefined
+              ? []
+              : [{ key: req.session.markerKey, target: 'version' as const, op: '>' as const, value: '0' }]),
+          ],
+          success: [{ put: { key, value, lease: leaseId } }, head],
+          failure: [
+            { range: { key } },
+            head,
+            ...(req.session === undefined ? [] : [{ range: { key: req.session.markerKey, countOnly: true } }]),
+          ],
+        },
+        { signal },
+      );
+    } catch (err) {
+      // The put may or may not have been applied: remove what could be ours.
+      if (perGrantLease) this.revokeLater(leaseId);
+      else this.deleteLater(key);
+      throw err;
+    }
+
+    if (!res.succeeded) {
+      if (perGrantLease) this.revokeLater(leaseId);
+      return this.replay(req, secret, fp, res.results, signal);
+    }
+
+    const token = res.revision;
+    const first = rangeAt(res.results, 1).kvs;
+    const oldest = first[0] === undefined ? undefined : decodeHolder(first[0]);
+    if (first[0]?.key !== key && oldest !== undefined && oldest.capacity !== req.capacity) {
+      this.undo(key, token, perGrantLease ? leaseId : undefined);
+      throw new DomainError(
+        'capacity_conflict',
+        `slot "${req.slot}" is in use with capacity ${oldest.capacity}, not ${req.capacity}`,
+        { extensions: { capacity: oldest.capacity } },
+      );
+    }
+    const base = {
+      slot: req.slot,
+      token,
+      secret,
+      holder: req.holder,
+      capacity: req.capacity,
+      ttlS: req.ttlS,
+      replayed: false,
+      session: !perGrantLease,
+    };
+    if (first.some(kv => kv.key === key)) {
+      this.granted.set(key, performance.now());
+      const expiresInMs = await this.expiresIn(req.ttlS, leaseSentAt, sessionTtl);
+      return { ...base, expiresInMs, waited: false };
+    }
+    if (req.waitMs <= 0) {
+      this.undo(key, token, perGrantLease ? leaseId : undefined);
+      throw new DomainError('slot_busy', `slot "${req.slot}" has ${req.capacity} holder(s) already`, {
+        retryAfterS: this.d.retryAfterS,
+        extensions: { capacity: req.capacity },
+      });
+    }
+    return this.wait(req, base, key, leaseId, perGrantLease, leaseSentAt, signal);
+  }
+
+  private async wait(
+    req: AcquireRequest,
+    base: Omit<Grant, 'expiresInMs' | 'waited'>,
+    key: string,
+    leaseId: string,
+    perGrantLease: boolean,
+    leaseSentAt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Grant> {
+    const queue = this.queueFor(req.slot);
+    this.d.metrics.waiting.inc();
+    const waiter = new Waiter({
+      key,
+      capacity: req.capacity,
+      slot: req.slot,
+      waitMs: req.waitMs,
+      ttlS: req.ttlS,
+      leaseId: perGrantLease ? leaseId : undefined,
+      leaseSentAt,
+      leases: this.d.leases,
+      retryAfterS: this.d.retryAfterS,
+      signal,
+    });
+    queue.add(waiter);
+    if (this.d.watch.deliveredRevision > BigInt(base.token)) queue.evaluate();
+    try {
+      const { lastKeepAliveSentAt } = await waiter.promise;
+      this.granted.set(key, performance.now());
+      const sessionTtl = perGrantLease ? undefined : this.sessionTtl(leaseId, signal);
+      const expiresInMs = await this.expiresIn(req.ttlS, lastKeepAliveSentAt, sessionTtl);
+      return { ...base, expiresInMs, waited: true };
+    } catch (err) {
+      queue.remove(key);
+      this.undo(key, base.token, perGrantLease ? leaseId : undefined);
+      throw err;
+    } finally {
+      this.d.metrics.waiting.dec();
+      this.dropQueueIfEmpty(req.slot);
+    }
+  }
+
+  /** A retried acquire: the key derived from the Idempotency-Key already exists (or the session is gone). */
+  private async replay(
+    req: AcquireRequest,
+    secret: string,
+    fp: string,
+    results: Parameters<typeof rangeAt>[0],
+    signal: AbortSignal | undefined,
+  ): Promise<Grant> {
+    const existing = rangeAt(results, 0).kvs[0];
+    if (existing === undefined) {
+      if (req.session !== undefined && rangeAt(results, 2).count === 0) {
+        throw new DomainError('session_gone', 'the session has ended or expired');
+      }
+      throw new DomainError('internal', 'the acquire transaction failed for an unknown reason');
+    }
+    const record = decodeHolder(existing);
+    if (record?.fp !== fp) {
+      throw new DomainError(
+        'idempotency_conflict',
+        'this Idempotency-Key was used for a different request on this slot',
+      );
+    }
+    const first = rangeAt(results, 1).kvs;
+    if (!first.some(kv => kv.key === existing.key)) {
+      throw new DomainError(
+        'acquire_in_progress',
+        'an acquire with this Idempotency-Key is still waiting in the queue',
+        { retryAfterS: this.d.retryAfterS },
+      );
+    }
+    const sentAt = performance.now();
+    const ttl = await this.d.store.leaseTimeToLive(existing.lease, { signal });
+    if (ttl.ttlS <= 0) throw new DomainError('grant_gone', 'the grant for this Idempotency-Key has expired');
+    return {
+      slot: req.slot,
+      token: existing.createRevision,
+      secret,
+      holder: record.holder,
+      capacity: record.capacity,
+      ttlS: record.ttlS,
+      expiresInMs: remaining(ttl.ttlS, sentAt),
+      waited: false,
+      replayed: true,
+      session: record.session,
+    };
+  }
+
+  /**
+   * Renews a grant's lease. The key must still exist at `token` under the caller's secret;
+   * resolves with the time left, or fails with `grant_gone` / `not_holder`.
+   */
+  async keepAlive(
+    slot: string,
+    token: FencingToken,
+    secret: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ ttlS: number; expiresInMs: number }> {
+    try {
+      const kv = await this.ownedKey(slot, token, secret, opts.signal);
+      const sentAt = performance.now();
+      const ttl = await this.d.leases.keepAlive(kv.lease, opts);
+      if (ttl <= 0) throw new DomainError('grant_gone', `grant ${token} of slot "${slot}" has expired`);
+      this.d.metrics.keepalives.inc({ outcome: 'ok' });
+      return { ttlS: ttl, expiresInMs: remaining(ttl, sentAt) };
+    } catch (err) {
+      this.d.metrics.keepalives.inc({
+        outcome: err instanceof DomainError && err.code === 'grant_gone' ? 'gone' : 'error',
+      });
+      throw err;
+    }
+  }
+
+  /**
+   * Releases a grant: deletes its key only if it is still the key created at `token` (a retried
+   * release never deletes a newer holder), records the clean release, then revokes a per-grant lease.
+   */
+  async release(slot: string, token: FencingToken, secret: string, opts: { signal?: AbortSignal } = {}) {
+    const { store, keys } = this.d;
+    const key = keys.holder(slot, idOfSecret(secret));
+    const res = await store.txn(
+      {
+        compare: [{ key, target: 'create', op: '==', value: token }],
+        success: [
+          { range: { key } },
+          { delete: { key } },
+          { put: { key: keys.releaseMarker(slot), value: JSON.stringify({ token, at: Date.now() }) } },
+        ],
+        failure: [ownerProbe(keys.slotHolders(slot), token)],
+      },
+      opts,
+    );
+    if (!res.succeeded) throw grantGoneOrNotHolder(slot, token, rangeAt(res.results, 0).count);
+    const kv = rangeAt(res.results, 0).kvs[0];
+    if (kv !== undefined && decodeHolder(kv)?.session !== true && kv.lease !== '0') {
+      this.revokeLater(kv.lease);
+    }
+  }
+
+  /**
+   * Withdraws the acquire made with `idempotencyKey` (waiting or holding): its key is deleted, so
+   * the replica serving the long-poll answers `wait_cancelled`. Fails with `not_found` if none.
+   */
+  async cancel(slot: string, idempotencyKey: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const key = this.d.keys.holder(slot, idOfSecret(secretFromIdempotencyKey(idempotencyKey, slot)));
+    const res = await this.d.store.txn(
+      { compare: [{ key, target: 'version', op: '>', value: '0' }], success: [{ range: { key } }, { delete: { key } }] },
+      opts,
+    );
+    const kv = res.succeeded ? rangeAt(res.results, 0).kvs[0] : undefined;
+    if (kv === undefined) {
+      throw new DomainError('not_found', `no acquire with this Idempotency-Key is queued on slot "${slot}"`);
+    }
+    if (decodeHolder(kv)?.session !== true && kv.lease !== '0') this.revokeLater(kv.lease);
+  }
+
+  /** Reads the caller's key and checks it is the one created at `token`. */
+  private async ownedKey(
+    slot: string,
+    token: FencingToken,
+    secret: string,
+    signal: AbortSignal | undefined,
+  ): Promise<KeyValue> {
+    const { store, keys } = this.d;
+    const key = keys.holder(slot, idOfSecret(secret));
+    const res = await store.txn(
+      {
+        compare: [{ key, target: 'create', op: '==', value: token }],
+        success: [{ range: { key } }],
+        failure: [ownerProbe(keys.slotHolders(slot), token)],
+      },
+      { signal },
+    );
+    const kv = rangeAt(res.results, 0).kvs[0];
+    if (!res.succeeded || kv === undefined) {
+      throw grantGoneOrNotHolder(slot, token, rangeAt(res.results, 0).count);
+    }
+    return kv;
+  }
+
+  private queueFor(slot: string): SlotQueue {
+    const existing = this.queues.get(slot);
+    if (existing !== undefined) return existing.queue;
+    const queue = new SlotQueue(slot, this.d.store, this.d.keys, this.queueReads);
+    const stop = this.d.watch.listen(slot, {
+      changed: events => {
+        queue.changed(events);
+      },
+      disconnected: () => undefined,
+      resynced: () => undefined,
+    });
+    this.queues.set(slot, { queue, stop });
+    return queue;
+  }
+
+  private dropQueueIfEmpty(slot: string): void {
+    const entry = this.queues.get(slot);
+    if (entry === undefined || entry.queue.size > 0) return;
+    entry.stop();
+    this.queues.delete(slot);
+  }
+
+  private sessionTtl(leaseId: string, signal: AbortSignal | undefined) {
+    const sentAt = performance.now();
+    const p = this.d.store.leaseTimeToLive(leaseId, { signal }).then(t => ({ ...t, sentAt }));
+    p.catch(() => undefined);
+    return p;
+  }
+
+  private async expiresIn(
+    ttlS: number,
+    sentAt: number,
+    sessionTtl: Promise<{ ttlS: number; sentAt: number }> | undefined,
+  ): Promise<number> {
+    if (sessionTtl === undefined) return remaining(ttlS, sentAt);
+    const t = await sessionTtl;
+    return remaining(t.ttlS, t.sentAt);
+  }
+
+  /** Removes a contender that will not be granted: revoke its own lease, or delete its key. */
+  private undo(key: string, token: string, perGrantLeaseId: string | undefined): void {
+    if (perGrantLeaseId !== undefined) {
+      this.revokeLater(perGrantLeaseId);
+      return;
+    }
+    const { store } = this.d;
+    this.d.cleanup.schedule(`delete ${key}`, signal =>
+      store.txn(
+        { compare: [{ key, target: 'create', op: '==', value: token }], success: [{ delete: { key } }] },
+        { signal },
+      ),
+    );
+  }
+
+  private revokeLater(leaseId: string): void {
+    this.d.cleanup.schedule(`revoke lease ${leaseId}`, signal => this.d.store.leaseRevoke(leaseId, { signal }));
+  }
+
+  private deleteLater(key: string): void {
+    this.d.cleanup.schedule(`delete ${key}`, signal =>
+      this.d.store.txn({ compare: [], success: [{ delete: { key } }] }, { signal }),
+    );
+  }
+
+  /** Counts how grants this replica made ended: a release marker at the same revision means clean. */
+  private observeEnds(events: readonly WatchEvent[]): void {
+    const releasedAt = new Set<string>();
+    for (const e of events) {
+      const parsed = this.d.keys.parseSlotKey(e.key);
+      if (e.type === 'put' && parsed?.rest === 'r') releasedAt.add(`${parsed.slot}@${e.revision}`);
+    }
+    for (const e of events) {
+      if (e.type !== 'delete') continue;
+      const grantedAt = this.granted.get(e.key);
+      if (grantedAt === undefined) continue;
+      this.granted.delete(e.key);
+      const parsed = this.d.keys.parseSlotKey(e.key);
+      const reason = parsed !== undefined && releasedAt.has(`${parsed.slot}@${e.revision}`) ? 'released' : 'expired';
+      this.d.metrics.grantEnds.inc({ reason });
+      this.d.metrics.holdDuration.observe({ reason }, (performance.now() - grantedAt) / 1000);
+    }
+  }
+
+  private onDisconnect(): void {
+    if (this.disconnectTimer !== undefined) return;
+    this.disconnectTimer = setTimeout(() => {
+      this.disconnectTimer = undefined;
+      if (this.d.watch.isConnected) return;
+      const err = new EtcdUnavailableError(
+        'lost the connection to etcd while waiting; the waiting request was withdrawn',
+        this.d.retryAfterS,
+      );
+      for (const { queue } of this.queues.values()) queue.failAll(err);
+    }, this.d.reconnectGraceMs);
+  }
+
+  private onReconnect(): void {
+    clearTimeout(this.disconnectTimer);
+    this.disconnectTimer = undefined;
+  }
+}
+
+/** A probe for "does any contender of this slot have create revision `token`?". */
+export function ownerProbe(holdersPrefix: string, token: FencingToken): TxnOp {
+  return { range: { prefix: holdersPrefix, minCreateRevision: token, maxCreateRevision: token, countOnly: true } };
+}
+
+function remaining(ttlS: number, sentAt: number): number {
+  return Math.max(0, Math.floor(ttlS * 1000 - (performance.now() - sentAt)));
+}
+
+function acquireOutcome(err: unknown): string {
+  if (!(err instanceof DomainError)) return 'error';
+  switch (err.code) {
+    case 'slot_busy':
+      return 'busy';
+    case 'wait_timeout':
+      return 'timeout';
+    case 'wait_cancelled':
+      return 'cancelled';
+    case 'capacity_conflict':
+    case 'idempotency_conflict':
+    case 'acquire_in_progress':
+      return 'conflict';
+    default:
+      return 'error';
+  }
+}

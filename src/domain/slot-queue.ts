@@ -1,0 +1,116 @@
+import type { EtcdStore } from '../etcd/store.js';
+import type { KeyLayout } from '../etcd/keys.js';
+import type { WatchEvent } from '../etcd/watch.js';
+import { DomainError } from './errors.js';
+
+/** A request of this replica waiting for its contender key to reach the first N of a slot. */
+export interface LocalWaiter {
+  readonly key: string;
+  readonly capacity: number;
+  /** Called once the key was read among the first N at `revision` (so it still existed then). */
+  promote(revision: string): void;
+  /** Called when the wait cannot go on (its key vanished, etcd unreachable, ...). */
+  fail(err: DomainError): void;
+}
+
+/**
+ * The waiters of one slot in this replica. On every change that can free a place it does ONE
+ * linearizable read of the slot's first N contenders and promotes the local waiters found there;
+ * changes arriving during that read are coalesced into one more read. The read doubles as the
+ * post-wait re-check of etcd #11456: a waiter is promoted only if its key still exists.
+ */
+export class SlotQueue {
+  private readonly waiters = new Map<string, LocalWaiter>();
+  private evaluating = false;
+  private dirty = false;
+  constructor(
+    readonly slot: string,
+    private readonly store: EtcdStore,
+    private readonly keys: KeyLayout,
+    /** Counts the queue reads (tests use it to show handovers do not scale with waiters). */
+    private readonly reads: { count: number },
+  ) {}
+
+  get size(): number {
+    return this.waiters.size;
+  }
+
+  add(waiter: LocalWaiter): void {
+    this.waiters.set(waiter.key, waiter);
+  }
+
+  remove(key: string): void {
+    this.waiters.delete(key);
+  }
+
+  /** Reacts to watched changes of this slot. */
+  changed(events: readonly WatchEvent[]): void {
+    let freed = false;
+    for (const event of events) {
+      if (event.type !== 'delete') continue;
+      freed = true;
+      const own = this.waiters.get(event.key);
+      if (own !== undefined) {
+        this.waiters.delete(event.key);
+        own.fail(
+          new DomainError(
+            'wait_cancelled',
+            'this waiting request left the queue: its key was deleted (cancelled, or its lease expired)',
+          ),
+        );
+      }
+    }
+    if (freed) this.evaluate();
+  }
+
+  /** Fails every waiter of this slot with `err`. */
+  failAll(err: DomainError): void {
+    const all = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const w of all) w.fail(err);
+  }
+
+  /** Re-reads the head of the queue and promotes local waiters found in it. */
+  evaluate(): void {
+    if (this.evaluating) {
+      this.dirty = true;
+      return;
+    }
+    this.evaluating = true;
+    void this.loop().finally(() => {
+      this.evaluating = false;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.dirty = false;
+      if (this.waiters.size === 0) return;
+      let limit = 1;
+      for (const w of this.waiters.values()) limit = Math.max(limit, w.capacity);
+      try {
+        this.reads.count++;
+        const head = await this.store.range({
+          prefix: this.keys.slotHolders(this.slot),
+          sort: { target: 'create', order: 'asc' },
+          limit,
+          keysOnly: true,
+        });
+        head.kvs.forEach((kv, index) => {
+          const w = this.waiters.get(kv.key);
+          if (w !== undefined && index < w.capacity) {
+            this.waiters.delete(kv.key);
+            w.promote(head.revision);
+          }
+        });
+      } catch (err) {
+        this.failAll(
+          err instanceof DomainError
+            ? err
+            : new DomainError('internal', `reading the queue failed: ${String(err)}`),
+        );
+        return;
+      }
+    } while (this.dirty);
+  }
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import {
+  ClientClosedError,
+  Etcd3,
+  EtcdError,
+  EtcdLeaseInvalidError,
+  GRPCCancelledError,
+  GRPCDeadlineExceededError,
+  GRPCUnavailableError,
+  type IOptions,
+} from 'etcd3';
+import {
+  BrokenCircuitError,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  circuitBreaker,
+  handleWhen,
+  noop,
+} from 'cockatiel';
+import { DomainError, EtcdUnavailableError } from '../domain/errors.js';
+
+/** What the adapter needs to connect: endpoints, optional TLS and auth, and the call deadline. */
+export interface EtcdConnectionOptions {
+  endpoints: readonly string[];
+  callTimeoutMs: number;
+  retryAfterS: number;
+  username?: string | undefined;
+  password?: string | undefined;
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+}
+
+/**
+ * Builds the etcd3 client. Every unary call gets a deadline; the library's blind global retries
+ * are off (slotlock decides what is safe to retry) and a per-host breaker makes an unreachable
+ * etcd fail fast instead of queueing calls.
+ */
+export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
+  const options: IOptions = {
+    hosts: [...opts.endpoints],
+    dialTimeout: opts.callTimeoutMs,
+    defaultCallOptions: ctx => (ctx.isStream ? {} : { deadline: Date.now() + opts.callTimeoutMs }),
+    faultHandling: {
+      global: noop,
+      host: () =>
+        circuitBreaker(handleWhen(isUnavailable), {
+          halfOpenAfter: 1000,
+          breaker: new ConsecutiveBreaker(3),
+        }),
+      watchBackoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }).next(),
+    },
+    grpcOptions: {
+      'grpc.keepalive_time_ms': 5000,
+      'grpc.keepalive_timeout_ms': 2000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    },
+  };
+  if (opts.username !== undefined && opts.password !== undefined) {
+    options.auth = { username: opts.username, password: opts.password };
+  }
+  if (opts.caFile !== undefined) {
+    options.credentials = {
+      rootCertificate: readFileSync(opts.caFile),
+      ...(opts.certFile === undefined ? {} : { certChain: readFileSync(opts.certFile) }),
+      ...(opts.keyFile === undefined ? {} : { privateKey: readFileSync(opts.keyFile) }),
+    };
+  }
+  return new Etcd3(options);
+}
+
+const unavailableMessages = [
+  'no leader',
+  'request timed out',
+  'leader changed',
+  'too many requests',
+  'not capable',
+  'timed out',
+  'connection',
+  'unavailable',
+];
+
+/** True for errors meaning "etcd could not be reached or could not commit in time". */
+export function isUnavailable(err: unknown): boolean {
+  if (
+    err instanceof GRPCUnavailableError ||
+    err instanceof GRPCDeadlineExceededError ||
+    err instanceof GRPCCancelledError ||
+    err instanceof BrokenCircuitError ||
+    err instanceof ClientClosedError
+  ) {
+    return true;
+  }
+  if (err instanceof EtcdError || (err instanceof Error && err.name.startsWith('GRPC'))) {
+    const message = err.message.toLowerCase();
+    return unavailableMessages.some(m => message.includes(m));
+  }
+  return false;
+}
+
+/** True when etcd said the lease does not exist (expired or revoked). */
+export function isLeaseNotFound(err: unknown): boolean {
+  return err instanceof EtcdLeaseInvalidError;
+}
+
+/** Turns any etcd/gRPC error into a {@link DomainError}; domain errors pass through unchanged. */
+export function translateEtcdError(err: unknown, op: string, retryAfterS: number): DomainError {
+  if (err instanceof DomainError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (isUnavailable(err)) {
+    return new EtcdUnavailableError(
+      `etcd did not answer ${op} in time or is unreachable (${message}); nothing was granted`,
+      retryAfterS,
+      err,
+    );
+  }
+  return new DomainError('internal', `etcd rejected ${op}: ${message}`, { cause: err });
+}

@@ -1,0 +1,266 @@
+import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IRequestOp, IResponseOp } from 'etcd3';
+import type { Metrics } from '../metrics.js';
+import { isLeaseNotFound, translateEtcdError } from './client.js';
+import { prefixEnd } from './keys.js';
+import { abortable } from './abortable.js';
+
+/** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */
+export interface KeyValue {
+  key: string;
+  value: string;
+  createRevision: string;
+  modRevision: string;
+  version: string;
+  lease: string;
+}
+
+/** One condition of a transaction, e.g. `{ key, target: 'create', op: '==', value: '0' }`. */
+export interface Compare {
+  key: string;
+  target: 'create' | 'mod' | 'version' | 'value' | 'lease';
+  op: '==' | '!=' | '>' | '<';
+  value: string;
+}
+
+/** A key range: one key, or every key under a prefix, with optional etcd filters. */
+export interface RangeSpec {
+  key?: string;
+  prefix?: string;
+  limit?: number;
+  sort?: { target: 'create' | 'key' | 'mod'; order: 'asc' | 'desc' };
+  minCreateRevision?: string;
+  maxCreateRevision?: string;
+  countOnly?: boolean;
+  keysOnly?: boolean;
+}
+
+export type TxnOp =
+  | { put: { key: string; value: string; lease?: string } }
+  | { delete: { key: string } | { prefix: string } }
+  | { range: RangeSpec };
+
+export type TxnResult =
+  | { kind: 'range'; kvs: KeyValue[]; count: number }
+  | { kind: 'put' }
+  | { kind: 'delete'; deleted: number };
+
+/** Options of every store call: a signal to stop waiting for the answer. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+const compareTarget = { create: 'Create', mod: 'Mod', version: 'Version', value: 'Value', lease: 'Lease' } as const;
+const compareResult = { '==': 'Equal', '!=': 'NotEqual', '>': 'Greater', '<': 'Less' } as const;
+const sortTarget = { create: 'Create', key: 'Key', mod: 'Mod' } as const;
+const sortOrder = { asc: 'Ascend', desc: 'Descend' } as const;
+
+/**
+ * The only door to etcd's KV and lease RPCs. Every call carries the client's deadline, is timed in
+ * `slotlock_etcd_request_duration_seconds`, counted in `slotlock_etcd_requests_total`, and fails
+ * with a DomainError (`etcd_unavailable` when etcd is unreachable). Reads are linearizable.
+ */
+export class EtcdStore {
+  constructor(
+    readonly client: Etcd3,
+    private readonly metrics: Metrics,
+    private readonly retryAfterS: number,
+  ) {}
+
+  /** Runs one transaction: `compare` all true → `success` ops, else `failure` ops. */
+  async txn(
+    t: { compare: Compare[]; success: TxnOp[]; failure?: TxnOp[] },
+    opts: CallOptions = {},
+  ): Promise<{ succeeded: boolean; revision: string; results: TxnResult[] }> {
+    const res = await this.call('txn', opts, () =>
+      this.client.kv.txn({
+        compare: t.compare.map(toCompare),
+        success: t.success.map(toRequestOp),
+        failure: (t.failure ?? []).map(toRequestOp),
+      }),
+    );
+    const ops = res.succeeded ? t.success : (t.failure ?? []);
+    return {
+      succeeded: res.succeeded,
+      revision: res.header.revision,
+      results: res.responses.map((r, i) => toResult(r, ops[i])),
+    };
+  }
+
+  /** A linearizable range read. */
+  async range(
+    spec: RangeSpec,
+    opts: CallOptions = {},
+  ): Promise<{ revision: string; kvs: KeyValue[]; count: number }> {
+    const res = await this.call('range', opts, () => this.client.kv.range(toRangeRequest(spec)));
+    const r = toRangeResult(spec, res.kvs, res.count);
+    return { revision: res.header.revision, ...r };
+  }
+
+  /** Grants a lease of `ttlS` seconds and returns its id (decimal string). */
+  async leaseGrant(ttlS: number, opts: CallOptions = {}): Promise<string> {
+    const res = await this.call('lease_grant', opts, () => this.client.leaseClient.leaseGrant({ TTL: ttlS }));
+    return res.ID;
+  }
+
+  /** Revokes a lease (deleting its keys). Returns false when it was already gone. */
+  async leaseRevoke(id: string, opts: CallOptions = {}): Promise<boolean> {
+    try {
+      await this.call('lease_revoke', opts, () => this.client.leaseClient.leaseRevoke({ ID: id }), {
+        leaseGoneIsOk: true,
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof LeaseGone) return false;
+      throw err;
+    }
+  }
+
+  /** Seconds left on a lease (rounded down by etcd), or -1 when it is gone. */
+  async leaseTimeToLive(id: string, opts: CallOptions = {}): Promise<{ ttlS: number; grantedTtlS: number }> {
+    const res = await this.call('lease_ttl', opts, () => this.client.leaseClient.leaseTimeToLive({ ID: id }));
+    return { ttlS: Number(res.TTL), grantedTtlS: Number(res.grantedTTL) };
+  }
+
+  /** etcd's current revision, read linearizably (used by readiness and to anchor watches). */
+  async revision(opts: CallOptions = {}): Promise<string> {
+    const res = await this.range({ key: '\0', countOnly: true }, opts);
+    return res.revision;
+  }
+
+  /** Times and counts `fn`, races it with `opts.signal`, and translates its errors. */
+  async call<T>(
+    op: string,
+    opts: CallOptions,
+    fn: () => Promise<T>,
+    flags: { leaseGoneIsOk?: boolean } = {},
+  ): Promise<T> {
+    const end = this.metrics.etcdDuration.startTimer({ op });
+    try {
+      const result = await abortable(fn(), opts.signal);
+      this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
+      return result;
+    } catch (err) {
+      if (flags.leaseGoneIsOk === true && isLeaseNotFound(err)) {
+        this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
+        throw new LeaseGone();
+      }
+      if (opts.signal?.aborted === true && err === opts.signal.reason) throw err;
+      const translated = translateEtcdError(err, op, this.retryAfterS);
+      this.metrics.etcdRequests.inc({
+        op,
+        outcome: translated.code === 'etcd_unavailable' ? 'unavailable' : 'error',
+      });
+      throw translated;
+    } finally {
+      end();
+    }
+  }
+}
+
+class LeaseGone extends Error {}
+
+function toCompare(c: Compare): ICompare {
+  const base: ICompare = {
+    key: Buffer.from(c.key),
+    target: compareTarget[c.target],
+    result: compareResult[c.op],
+  };
+  switch (c.target) {
+    case 'create':
+      return { ...base, create_revision: c.value };
+    case 'mod':
+      return { ...base, mod_revision: c.value };
+    case 'version':
+      return { ...base, version: c.value };
+    case 'value':
+      return { ...base, value: Buffer.from(c.value) };
+    case 'lease':
+      return { ...base, lease: c.value };
+  }
+}
+
+function toRangeRequest(spec: RangeSpec): IRangeRequest {
+  const req: IRangeRequest = {};
+  if (spec.prefix !== undefined) {
+    req.key = Buffer.from(spec.prefix);
+    req.range_end = prefixEnd(spec.prefix);
+  } else if (spec.key !== undefined) {
+    req.key = Buffer.from(spec.key);
+  } else {
+    throw new Error('a range needs a key or a prefix');
+  }
+  if (spec.limit !== undefined) req.limit = spec.limit;
+  if (spec.sort !== undefined) {
+    req.sort_target = sortTarget[spec.sort.target];
+    req.sort_order = sortOrder[spec.sort.order];
+  }
+  if (spec.minCreateRevision !== undefined) req.min_create_revision = spec.minCreateRevision;
+  if (spec.maxCreateRevision !== undefined) req.max_create_revision = spec.maxCreateRevision;
+  if (spec.countOnly === true && !hasFilter(spec)) req.count_only = true;
+  if (spec.keysOnly === true || (spec.countOnly === true && hasFilter(spec))) req.keys_only = true;
+  return req;
+}
+
+function toRequestOp(op: TxnOp): IRequestOp {
+  if ('put' in op) {
+    return {
+      request_put: {
+        key: Buffer.from(op.put.key),
+        value: Buffer.from(op.put.value),
+        ...(op.put.lease === undefined ? {} : { lease: op.put.lease }),
+      },
+    };
+  }
+  if ('delete' in op) {
+    const d = op.delete;
+    return 'prefix' in d
+      ? { request_delete_range: { key: Buffer.from(d.prefix), range_end: prefixEnd(d.prefix) } }
+      : { request_delete_range: { key: Buffer.from(d.key) } };
+  }
+  return { request_range: toRangeRequest(op.range) };
+}
+
+/**
+ * etcd computes `count` before applying the create-revision filters, so a filtered count is
+ * taken from the keys returned instead (the request was sent keys-only).
+ */
+function hasFilter(spec: RangeSpec): boolean {
+  return spec.minCreateRevision !== undefined || spec.maxCreateRevision !== undefined;
+}
+
+function toRangeResult(spec: RangeSpec | undefined, kvs: IKeyValue[], count: string): { kvs: KeyValue[]; count: number } {
+  if (spec !== undefined && hasFilter(spec)) {
+    return spec.countOnly === true ? { kvs: [], count: kvs.length } : { kvs: kvs.map(toKeyValue), count: kvs.length };
+  }
+  return { kvs: kvs.map(toKeyValue), count: Number(count) };
+}
+
+function toResult(r: IResponseOp, op: TxnOp | undefined): TxnResult {
+  if (r.response_range !== undefined && r.response_range !== null) {
+    const spec = op !== undefined && 'range' in op ? op.range : undefined;
+    return { kind: 'range', ...toRangeResult(spec, r.response_range.kvs, r.response_range.count) };
+  }
+  if (r.response_delete_range !== undefined && r.response_delete_range !== null) {
+    return { kind: 'delete', deleted: Number(r.response_delete_range.deleted) };
+  }
+  return { kind: 'put' };
+}
+
+/** Converts etcd3's wire key-value into {@link KeyValue}. */
+export function toKeyValue(kv: IKeyValue): KeyValue {
+  return {
+    key: kv.key.toString(),
+    value: kv.value.toString(),
+    createRevision: kv.create_revision,
+    modRevision: kv.mod_revision,
+    version: kv.version,
+    lease: kv.lease,
+  };
+}
+
+/** Reads the range result at `index` of a transaction, failing loudly if the shape is wrong. */
+export function rangeAt(results: TxnResult[], index: number): { kvs: KeyValue[]; count: number } {
+  const r = results[index];
+  if (r?.kind !== 'range') throw new Error(`transaction result ${index} is not a range`);
+  return r;
+}

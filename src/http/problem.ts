@@ -1,0 +1,111 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { DomainError, type ErrorCode } from '../domain/errors.js';
+
+/** HTTP status of each stable error code; the only place codes become statuses. */
+export const statusOf: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  slot_busy: 409,
+  wait_timeout: 409,
+  wait_cancelled: 409,
+  capacity_conflict: 409,
+  not_holder: 403,
+  grant_gone: 410,
+  session_gone: 410,
+  idempotency_conflict: 422,
+  acquire_in_progress: 409,
+  not_leader: 409,
+  stale_token: 409,
+  etcd_unavailable: 503,
+  draining: 503,
+  internal: 500,
+};
+
+const titles: Record<ErrorCode, string> = {
+  invalid_input: 'Invalid input',
+  not_found: 'Not found',
+  method_not_allowed: 'Method not allowed',
+  payload_too_large: 'Payload too large',
+  unsupported_media_type: 'Unsupported media type',
+  slot_busy: 'Slot busy',
+  wait_timeout: 'Wait timed out',
+  wait_cancelled: 'Wait cancelled',
+  capacity_conflict: 'Capacity conflict',
+  not_holder: 'Not the holder',
+  grant_gone: 'Grant gone',
+  session_gone: 'Session gone',
+  idempotency_conflict: 'Idempotency key reused',
+  acquire_in_progress: 'Acquire in progress',
+  not_leader: 'Not the leader',
+  stale_token: 'Stale fencing token',
+  etcd_unavailable: 'etcd unavailable',
+  draining: 'Shutting down',
+  internal: 'Internal error',
+};
+
+/** The `type` URI of a problem code: stable, and documented in the README. */
+export function problemType(code: ErrorCode): string {
+  return `urn:slotlock:problem:${code}`;
+}
+
+/** Writes an RFC 9457 application/problem+json response for `err`. */
+export function sendProblem(res: Response, err: DomainError): void {
+  const status = statusOf[err.code];
+  if (err.retryAfterS !== undefined) res.setHeader('Retry-After', String(err.retryAfterS));
+  const requestId = res.getHeader('X-Request-Id');
+  res
+    .status(status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: problemType(err.code),
+        title: titles[err.code],
+        status,
+        detail: err.message,
+        code: err.code,
+        ...(typeof requestId === 'string' ? { instance: `urn:slotlock:request:${requestId}` } : {}),
+        ...(err.retryAfterS === undefined ? {} : { retryAfterSeconds: err.retryAfterS }),
+        ...err.extensions,
+      }),
+    );
+}
+
+/** 404 for any route nobody matched. */
+export const notFound: RequestHandler = req => {
+  throw new DomainError('not_found', `no route for ${req.method} ${req.path}`);
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  message?: string;
+}
+
+/** The last middleware: every error becomes problem+json; unexpected ones are logged as 500. */
+export const problemHandler: ErrorRequestHandler = (err: unknown, req, res, next) => {
+  if (res.headersSent) {
+    next(err);
+    return;
+  }
+  sendProblem(res, toDomainError(err, req.log));
+};
+
+function toDomainError(err: unknown, log: { error: (obj: object, msg: string) => void }): DomainError {
+  if (err instanceof DomainError) return err;
+  const bp = err as BodyParserError;
+  switch (bp.type) {
+    case 'entity.parse.failed':
+      return new DomainError('invalid_input', `the request body is not valid JSON: ${bp.message ?? ''}`);
+    case 'entity.too.large':
+      return new DomainError('payload_too_large', 'the request body is larger than 16 KiB');
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new DomainError('unsupported_media_type', bp.message ?? 'unsupported body encoding');
+    default:
+      log.error({ err }, 'unexpected error');
+      return new DomainError('internal', 'an unexpected error occurred; it has been logged');
+  }
+}

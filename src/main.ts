@@ -1,0 +1,106 @@
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { connectEtcd } from './etcd/client.js';
+import { startEmbeddedEtcd, type EmbeddedEtcd } from './embedded-etcd.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { createServices } from './services.js';
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`slotlock: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL, version);
+
+  let embedded: EmbeddedEtcd | undefined;
+  let endpoints = config.ETCD_ENDPOINTS;
+  if (endpoints === undefined) {
+    try {
+      embedded = await startEmbeddedEtcd({ dataDir: config.ETCD_DATA_DIR, log: msg => log.info(msg) });
+    } catch (err) {
+      log.fatal({ err }, 'could not start the embedded etcd');
+      process.stderr.write(`slotlock: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+    endpoints = [embedded.endpoint];
+  }
+
+  const client = connectEtcd({
+    endpoints,
+    callTimeoutMs: config.ETCD_CALL_TIMEOUT_MS,
+    retryAfterS: config.RETRY_AFTER_S,
+    username: config.ETCD_USERNAME,
+    password: config.ETCD_PASSWORD,
+    caFile: config.ETCD_CA_FILE,
+    certFile: config.ETCD_CERT_FILE,
+    keyFile: config.ETCD_KEY_FILE,
+  });
+  const services = createServices(config, client, log, createMetrics());
+  const server = createServer(createApp(services));
+  server.headersTimeout = 60_000;
+  server.requestTimeout = config.WAIT_MAX_MS + 30_000;
+  server.keepAliveTimeout = 5_000;
+
+  const host = config.HOST ?? (embedded === undefined ? '0.0.0.0' : '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, host, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host;
+  log.info(
+    { api: `http://${shown}:${port}/v1`, metrics: `http://${shown}:${port}/metrics`, etcd: endpoints },
+    `slotlock listening on http://${shown}:${port} (API /v1, metrics /metrics, docs /docs); etcd at ${endpoints.join(',')}` +
+      (embedded === undefined ? '' : ` (embedded, data in ${embedded.dataDir})`),
+  );
+  void anchorWatches(services.start, log);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining: readiness is now 503; long-polls end with 503');
+    services.lifecycle.beginDrain();
+    const closed = new Promise<void>(resolve => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
+    await closed;
+    clearTimeout(deadline);
+    await services.close();
+    client.close();
+    if (embedded !== undefined) await embedded.stop();
+    log.info('stopped');
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => void shutdown(signal));
+  }
+}
+
+/** Anchors the slot watch, retrying while etcd is unreachable (readiness stays 503 meanwhile). */
+async function anchorWatches(start: () => Promise<void>, log: { warn: (o: object, m: string) => void }) {
+  for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      await start();
+      return;
+    } catch (err) {
+      log.warn({ err }, 'etcd not reachable yet; retrying');
+      await new Promise(resolve => setTimeout(resolve, delay));
+    }
+  }
+}
+
+await main();

@@ -1,0 +1,84 @@
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { Cleanup } from './domain/cleanup.js';
+import { Semaphore } from './domain/semaphore.js';
+import { Sessions } from './domain/sessions.js';
+import { SlotReader } from './domain/slot-reader.js';
+import { SlotWatch } from './domain/slot-watch.js';
+import { KeyLayout } from './etcd/keys.js';
+import { LeaseKeeper } from './etcd/lease-keeper.js';
+import { EtcdStore } from './etcd/store.js';
+import type { Limits } from './http/schemas.js';
+import { Lifecycle } from './lifecycle.js';
+import type { Metrics } from './metrics.js';
+
+/** Everything the HTTP layer needs, wired once per process (or per test). */
+export interface Services {
+  config: Config;
+  limits: Limits;
+  log: Logger;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+  keys: KeyLayout;
+  store: EtcdStore;
+  leases: LeaseKeeper;
+  watch: SlotWatch;
+  cleanup: Cleanup;
+  semaphore: Semaphore;
+  reader: SlotReader;
+  sessions: Sessions;
+  /** Starts the watches; resolves once they are anchored at a revision. */
+  start(): Promise<void>;
+  /** Stops watches and streams and waits (bounded) for cleanup; never revokes holders' leases. */
+  close(): Promise<void>;
+}
+
+/** Wires the domain over an etcd client. The caller owns `client` and closes it after `close()`. */
+export function createServices(config: Config, client: Etcd3, log: Logger, metrics: Metrics): Services {
+  const keys = new KeyLayout(config.ETCD_PREFIX);
+  const store = new EtcdStore(client, metrics, config.RETRY_AFTER_S);
+  const leases = new LeaseKeeper(client, metrics, config.ETCD_CALL_TIMEOUT_MS, config.RETRY_AFTER_S);
+  const watch = new SlotWatch(store, keys, log);
+  const cleanup = new Cleanup(log);
+  const lifecycle = new Lifecycle(config.RETRY_AFTER_S);
+  const semaphore = new Semaphore({
+    store,
+    keys,
+    watch,
+    leases,
+    cleanup,
+    metrics,
+    log,
+    retryAfterS: config.RETRY_AFTER_S,
+    reconnectGraceMs: config.ETCD_CALL_TIMEOUT_MS,
+  });
+  return {
+    config,
+    limits: {
+      ttlMinS: config.TTL_MIN_S,
+      ttlMaxS: config.TTL_MAX_S,
+      ttlDefaultS: config.TTL_DEFAULT_S,
+      waitMaxMs: config.WAIT_MAX_MS,
+      capacityMax: config.CAPACITY_MAX,
+    },
+    log,
+    metrics,
+    lifecycle,
+    keys,
+    store,
+    leases,
+    watch,
+    cleanup,
+    semaphore,
+    reader: new SlotReader(store, keys, metrics),
+    sessions: new Sessions(store, keys, leases),
+    start: () => watch.start(),
+    close: async () => {
+      lifecycle.beginDrain();
+      await watch.close();
+      await cleanup.drain(config.ETCD_CALL_TIMEOUT_MS);
+      leases.close();
+    },
+  };
+}
