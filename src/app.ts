@@ -16,7 +16,9 @@ export function createApp(s: Services): Express {
   app.set('etag', false);
   app.use(httpLogger(s.log));
   app.use(healthRouter(s));
-  app.use(express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }),
+  );
   app.use(slotsRouter(s));
   app.use(sessionsRouter(s));
   app.use(notFound);

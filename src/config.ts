@@ -8,7 +8,11 @@ const commaList = z
       .map(part => part.trim())
       .filter(part => part.length > 0),
   )
-  .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each endpoint must be an http(s):// URL' })).min(1));
+  .pipe(
+    z
+      .array(z.url({ protocol: /^https?$/, error: 'each endpoint must be an http(s):// URL' }))
+      .min(1),
+  );
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -17,7 +21,9 @@ export const configSchema = z
   .object({
     PORT: int(0, 65535).default(8080),
     HOST: z.string().min(1).optional(),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
     ETCD_ENDPOINTS: commaList.optional(),
     ETCD_PREFIX: z
       .string()

@@ -1,7 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { ensureEtcdInstalled, freePort, startEtcdMember, type EtcdMember } from './etcd/etcd-process.js';
+import {
+  ensureEtcdInstalled,
+  freePort,
+  startEtcdMember,
+  type EtcdMember,
+} from './etcd/etcd-process.js';
 
 /** The local etcd started for the zero-config default. */
 export interface EmbeddedEtcd {

@@ -36,7 +36,8 @@ export function httpLoggerOptions(logger: Logger): Options<IncomingMessage, Serv
     logger,
     genReqId: (req, res) => {
       const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
+      const id =
+        typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
       res.setHeader('X-Request-Id', id);
       return id;
     },
@@ -48,7 +49,11 @@ export function httpLoggerOptions(logger: Logger): Options<IncomingMessage, Serv
       return 'info';
     },
     serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: { id: unknown; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+      }),
     },
   };
 }

@@ -8,8 +8,11 @@ import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createServices } from './services.js';
 
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
+const version = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -28,7 +31,10 @@ async function main(): Promise<void> {
   let endpoints = config.ETCD_ENDPOINTS;
   if (endpoints === undefined) {
     try {
-      embedded = await startEmbeddedEtcd({ dataDir: config.ETCD_DATA_DIR, log: msg => log.info(msg) });
+      embedded = await startEmbeddedEtcd({
+        dataDir: config.ETCD_DATA_DIR,
+        log: msg => log.info(msg),
+      });
     } catch (err) {
       log.fatal({ err }, 'could not start the embedded etcd');
       process.stderr.write(`slotlock: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -62,7 +68,11 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host;
   log.info(
-    { api: `http://${shown}:${port}/v1`, metrics: `http://${shown}:${port}/metrics`, etcd: endpoints },
+    {
+      api: `http://${shown}:${port}/v1`,
+      metrics: `http://${shown}:${port}/metrics`,
+      etcd: endpoints,
+    },
     `slotlock listening on http://${shown}:${port} (API /v1, metrics /metrics, docs /docs); etcd at ${endpoints.join(',')}` +
       (embedded === undefined ? '' : ` (embedded, data in ${embedded.dataDir})`),
   );
@@ -91,7 +101,10 @@ async function main(): Promise<void> {
 }
 
 /** Anchors the slot watch, retrying while etcd is unreachable (readiness stays 503 meanwhile). */
-async function anchorWatches(start: () => Promise<void>, log: { warn: (o: object, m: string) => void }) {
+async function anchorWatches(
+  start: () => Promise<void>,
+  log: { warn: (o: object, m: string) => void },
+) {
   for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
     try {
       await start();

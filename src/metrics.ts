@@ -1,11 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Lock acquire buckets (seconds): the 100 ms SLO threshold is a boundary. */
-export const acquireBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+export const acquireBuckets = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
 /** Election buckets (seconds): the 5 s SLO threshold is a boundary. */
 export const electionBuckets = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60];
 /** etcd request buckets (seconds): the 50 ms commit-latency SLO threshold is a boundary. */
-export const etcdBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+export const etcdBuckets = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
 /** Hold-duration buckets (seconds). */
 export const holdBuckets = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 

@@ -6,7 +6,7 @@ import { Semaphore } from './domain/semaphore.js';
 import { Sessions } from './domain/sessions.js';
 import { SlotReader } from './domain/slot-reader.js';
 import { SlotWatch } from './domain/slot-watch.js';
-import { KeyLayout } from './etcd/keys.js';
+import { KeyLayout, slotSpace } from './etcd/keys.js';
 import { LeaseKeeper } from './etcd/lease-keeper.js';
 import { EtcdStore } from './etcd/store.js';
 import type { Limits } from './http/schemas.js';
@@ -35,16 +35,27 @@ export interface Services {
 }
 
 /** Wires the domain over an etcd client. The caller owns `client` and closes it after `close()`. */
-export function createServices(config: Config, client: Etcd3, log: Logger, metrics: Metrics): Services {
+export function createServices(
+  config: Config,
+  client: Etcd3,
+  log: Logger,
+  metrics: Metrics,
+): Services {
   const keys = new KeyLayout(config.ETCD_PREFIX);
   const store = new EtcdStore(client, metrics, config.RETRY_AFTER_S);
-  const leases = new LeaseKeeper(client, metrics, config.ETCD_CALL_TIMEOUT_MS, config.RETRY_AFTER_S);
-  const watch = new SlotWatch(store, keys, log);
+  const leases = new LeaseKeeper(
+    client,
+    metrics,
+    config.ETCD_CALL_TIMEOUT_MS,
+    config.RETRY_AFTER_S,
+  );
+  const slots = slotSpace(keys);
+  const watch = new SlotWatch(store, slots, log);
   const cleanup = new Cleanup(log);
   const lifecycle = new Lifecycle(config.RETRY_AFTER_S);
   const semaphore = new Semaphore({
     store,
-    keys,
+    space: slots,
     watch,
     leases,
     cleanup,
@@ -71,7 +82,7 @@ export function createServices(config: Config, client: Etcd3, log: Logger, metri
     watch,
     cleanup,
     semaphore,
-    reader: new SlotReader(store, keys, metrics),
+    reader: new SlotReader(store, slots, metrics),
     sessions: new Sessions(store, keys, leases),
     start: () => watch.start(),
     close: async () => {

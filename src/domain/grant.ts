@@ -23,6 +23,16 @@ export interface Grant {
   replayed: boolean;
   /** The lease belongs to a client session rather than to this grant alone. */
   session: boolean;
+  /** The holder's published value (elections: the leader's value). */
+  value?: string | undefined;
+  /** For a grant handed over from a previous holder: how long the place stood empty, and why. */
+  handover?: Handover | undefined;
+}
+
+/** The gap between a holder's key disappearing and the next holder being established. */
+export interface Handover {
+  ms: number;
+  reason: 'released' | 'expired';
 }
 
 /** What slotlock stores in a contender key's value (never the secret). */
@@ -33,6 +43,7 @@ export interface HolderRecord {
   fp: string;
   session: boolean;
   at: number;
+  value?: string | undefined;
 }
 
 export function encodeHolder(record: HolderRecord): string {
@@ -51,6 +62,7 @@ export function decodeHolder(kv: KeyValue): HolderRecord | undefined {
       fp: typeof parsed.fp === 'string' ? parsed.fp : '',
       session: parsed.session === true,
       at: typeof parsed.at === 'number' ? parsed.at : 0,
+      value: typeof parsed.value === 'string' ? parsed.value : undefined,
     };
   } catch {
     return undefined;

@@ -5,11 +5,18 @@ import type { FencingToken } from './grant.js';
  * The error for a secret that does not match the key created at `token`: if some contender of the
  * slot still has that create revision the caller is not its holder (403); otherwise it is gone (410).
  */
-export function grantGoneOrNotHolder(slot: string, token: FencingToken, liveWithToken: number): DomainError {
+export function grantGoneOrNotHolder(
+  slot: string,
+  token: FencingToken,
+  liveWithToken: number,
+): DomainError {
   return liveWithToken > 0
-    ? new DomainError('not_holder', `the secret does not belong to grant ${token} of slot "${slot}"`)
+    ? new DomainError(
+        'not_holder',
+        `the secret does not belong to grant ${token} of ${noun} "${name}"`,
+      )
     : new DomainError(
         'grant_gone',
-        `grant ${token} of slot "${slot}" no longer exists (released, or its lease expired)`,
+        `grant ${token} of ${noun} "${name}" no longer exists (released, or its lease expired)`,
       );
 }

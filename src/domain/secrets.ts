@@ -12,7 +12,9 @@ export function newSecret(): string {
 
 /** The secret a retried acquire with the same Idempotency-Key derives for the same slot. */
 export function secretFromIdempotencyKey(idempotencyKey: string, slot: string): string {
-  return createHmac('sha256', idempotencyKey).update(`slotlock/grant-secret/v1\0${slot}`).digest('base64url');
+  return createHmac('sha256', idempotencyKey)
+    .update(`slotlock/grant-secret/v1\0${slot}`)
+    .digest('base64url');
 }
 
 /** The public id (key name) that belongs to a secret. */
@@ -22,7 +24,11 @@ export function idOfSecret(secret: string): string {
 
 /** A stable fingerprint of a request body, to tell a true retry from a reuse of the key. */
 export function fingerprint(parts: Record<string, unknown>): string {
-  const canonical = JSON.stringify(Object.keys(parts).sort().map(k => [k, parts[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(parts)
+      .sort()
+      .map(k => [k, parts[k]]),
+  );
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
 }
 

@@ -1,13 +1,19 @@
 import type { Logger } from 'pino';
 import type { EtcdStore, KeyValue, TxnOp } from '../etcd/store.js';
 import { rangeAt } from '../etcd/store.js';
-import type { KeyLayout } from '../etcd/keys.js';
+import type { ContenderSpace } from '../etcd/keys.js';
 import type { LeaseKeeper } from '../etcd/lease-keeper.js';
 import type { WatchEvent } from '../etcd/watch.js';
 import type { Metrics } from '../metrics.js';
 import type { Cleanup } from './cleanup.js';
 import { DomainError, EtcdUnavailableError } from './errors.js';
-import { decodeHolder, encodeHolder, type Grant, type FencingToken } from './grant.js';
+import {
+  decodeHolder,
+  encodeHolder,
+  type Grant,
+  type FencingToken,
+  type Handover,
+} from './grant.js';
 import { fingerprint, idOfSecret, newSecret, secretFromIdempotencyKey } from './secrets.js';
 import { SlotQueue } from './slot-queue.js';
 import type { SlotWatch } from './slot-watch.js';
@@ -29,11 +35,13 @@ export interface AcquireRequest {
   waitMs: number;
   idempotencyKey?: string | undefined;
   session?: SessionRef | undefined;
+  /** A value published with the grant (elections: the leader's value). */
+  value?: string | undefined;
 }
 
 export interface SemaphoreDeps {
   store: EtcdStore;
-  keys: KeyLayout;
+  space: ContenderSpace;
   watch: SlotWatch;
   leases: LeaseKeeper;
   cleanup: Cleanup;
@@ -42,6 +50,8 @@ export interface SemaphoreDeps {
   retryAfterS: number;
   /** How long a disconnected watch may stay down before waiters are failed with 503. */
   reconnectGraceMs: number;
+  /** Told of every handover to a waiter of this replica (the election SLI). */
+  onHandover?: ((name: string, handover: Handover) => void) | undefined;
 }
 
 /**
@@ -107,23 +117,28 @@ export class Semaphore {
   }
 
   private async acquireOnce(req: AcquireRequest, signal: AbortSignal | undefined): Promise<Grant> {
-    const { store, keys } = this.d;
+    const { store, space } = this.d;
     const secret =
       req.idempotencyKey === undefined
         ? newSecret()
         : secretFromIdempotencyKey(req.idempotencyKey, req.slot);
-    const key = keys.holder(req.slot, idOfSecret(secret));
+    const key = space.contender(req.slot, idOfSecret(secret));
     const fp = fingerprint({
       holder: req.holder,
       capacity: req.capacity,
       ttlS: req.ttlS,
       session: req.session?.leaseId ?? null,
+      value: req.value ?? null,
     });
     const leaseSentAt = performance.now();
     const leaseId = req.session?.leaseId ?? (await store.leaseGrant(req.ttlS, { signal }));
     const perGrantLease = req.session === undefined;
     const head: TxnOp = {
-      range: { prefix: keys.slotHolders(req.slot), sort: { target: 'create', order: 'asc' }, limit: req.capacity },
+      range: {
+        prefix: space.contenders(req.slot),
+        sort: { target: 'create', order: 'asc' },
+        limit: req.capacity,
+      },
     };
     const value = encodeHolder({
       holder: req.holder,
@@ -132,6 +147,7 @@ export class Semaphore {
       fp,
       session: !perGrantLease,
       at: Date.now(),
+      value: req.value,
     });
     const sessionTtl = perGrantLease ? undefined : this.sessionTtl(leaseId, signal);
     let res;
@@ -142,13 +158,22 @@ export class Semaphore {
             { key, target: 'create', op: '==', value: '0' },
             ...(req.session === undefined
               ? []
-              : [{ key: req.session.markerKey, target: 'version' as const, op: '>' as const, value: '0' }]),
+              : [
+                  {
+                    key: req.session.markerKey,
+                    target: 'version' as const,
+                    op: '>' as const,
+                    value: '0',
+                  },
+                ]),
           ],
           success: [{ put: { key, value, lease: leaseId } }, head],
           failure: [
             { range: { key } },
             head,
-            ...(req.session === undefined ? [] : [{ range: { key: req.session.markerKey, countOnly: true } }]),
+            ...(req.session === undefined
+              ? []
+              : [{ range: { key: req.session.markerKey, countOnly: true } }]),
           ],
         },
         { signal },
@@ -172,7 +197,7 @@ export class Semaphore {
       this.undo(key, token, perGrantLease ? leaseId : undefined);
       throw new DomainError(
         'capacity_conflict',
-        `slot "${req.slot}" is in use with capacity ${oldest.capacity}, not ${req.capacity}`,
+        `${this.d.space.noun} "${req.slot}" is in use with capacity ${oldest.capacity}, not ${req.capacity}`,
         { extensions: { capacity: oldest.capacity } },
       );
     }
@@ -185,6 +210,7 @@ export class Semaphore {
       ttlS: req.ttlS,
       replayed: false,
       session: !perGrantLease,
+      value: req.value,
     };
     if (first.some(kv => kv.key === key)) {
       this.granted.set(key, performance.now());
@@ -193,10 +219,14 @@ export class Semaphore {
     }
     if (req.waitMs <= 0) {
       this.undo(key, token, perGrantLease ? leaseId : undefined);
-      throw new DomainError('slot_busy', `slot "${req.slot}" has ${req.capacity} holder(s) already`, {
-        retryAfterS: this.d.retryAfterS,
-        extensions: { capacity: req.capacity },
-      });
+      throw new DomainError(
+        'slot_busy',
+        `slot "${req.slot}" has ${req.capacity} holder(s) already`,
+        {
+          retryAfterS: this.d.retryAfterS,
+          extensions: { capacity: req.capacity },
+        },
+      );
     }
     return this.wait(req, base, key, leaseId, perGrantLease, leaseSentAt, signal);
   }
@@ -227,11 +257,12 @@ export class Semaphore {
     queue.add(waiter);
     if (this.d.watch.deliveredRevision > BigInt(base.token)) queue.evaluate();
     try {
-      const { lastKeepAliveSentAt } = await waiter.promise;
+      const { lastKeepAliveSentAt, handover } = await waiter.promise;
+      if (handover !== undefined) this.d.onHandover?.(req.slot, handover);
       this.granted.set(key, performance.now());
       const sessionTtl = perGrantLease ? undefined : this.sessionTtl(leaseId, signal);
       const expiresInMs = await this.expiresIn(req.ttlS, lastKeepAliveSentAt, sessionTtl);
-      return { ...base, expiresInMs, waited: true };
+      return { ...base, expiresInMs, waited: true, handover };
     } catch (err) {
       queue.remove(key);
       this.undo(key, base.token, perGrantLease ? leaseId : undefined);
@@ -274,7 +305,8 @@ export class Semaphore {
     }
     const sentAt = performance.now();
     const ttl = await this.d.store.leaseTimeToLive(existing.lease, { signal });
-    if (ttl.ttlS <= 0) throw new DomainError('grant_gone', 'the grant for this Idempotency-Key has expired');
+    if (ttl.ttlS <= 0)
+      throw new DomainError('grant_gone', 'the grant for this Idempotency-Key has expired');
     return {
       slot: req.slot,
       token: existing.createRevision,
@@ -286,6 +318,7 @@ export class Semaphore {
       waited: false,
       replayed: true,
       session: record.session,
+      value: record.value,
     };
   }
 
@@ -303,7 +336,11 @@ export class Semaphore {
       const kv = await this.ownedKey(slot, token, secret, opts.signal);
       const sentAt = performance.now();
       const ttl = await this.d.leases.keepAlive(kv.lease, opts);
-      if (ttl <= 0) throw new DomainError('grant_gone', `grant ${token} of slot "${slot}" has expired`);
+      if (ttl <= 0)
+        throw new DomainError(
+          'grant_gone',
+          `grant ${token} of ${this.d.space.noun} "${slot}" has expired`,
+        );
       this.d.metrics.keepalives.inc({ outcome: 'ok' });
       return { ttlS: ttl, expiresInMs: remaining(ttl, sentAt) };
     } catch (err) {
@@ -318,22 +355,33 @@ export class Semaphore {
    * Releases a grant: deletes its key only if it is still the key created at `token` (a retried
    * release never deletes a newer holder), records the clean release, then revokes a per-grant lease.
    */
-  async release(slot: string, token: FencingToken, secret: string, opts: { signal?: AbortSignal } = {}) {
-    const { store, keys } = this.d;
-    const key = keys.holder(slot, idOfSecret(secret));
+  async release(
+    slot: string,
+    token: FencingToken,
+    secret: string,
+    opts: { signal?: AbortSignal } = {},
+  ) {
+    const { store, space } = this.d;
+    const key = space.contender(slot, idOfSecret(secret));
     const res = await store.txn(
       {
         compare: [{ key, target: 'create', op: '==', value: token }],
         success: [
           { range: { key } },
           { delete: { key } },
-          { put: { key: keys.releaseMarker(slot), value: JSON.stringify({ token, at: Date.now() }) } },
+          {
+            put: {
+              key: space.releaseMarker(slot),
+              value: JSON.stringify({ token, at: Date.now() }),
+            },
+          },
         ],
-        failure: [ownerProbe(keys.slotHolders(slot), token)],
+        failure: [ownerProbe(space.contenders(slot), token)],
       },
       opts,
     );
-    if (!res.succeeded) throw grantGoneOrNotHolder(slot, token, rangeAt(res.results, 0).count);
+    if (!res.succeeded)
+      throw grantGoneOrNotHolder(this.d.space.noun, slot, token, rangeAt(res.results, 0).count);
     const kv = rangeAt(res.results, 0).kvs[0];
     if (kv !== undefined && decodeHolder(kv)?.session !== true && kv.lease !== '0') {
       this.revokeLater(kv.lease);
@@ -341,18 +389,68 @@ export class Semaphore {
   }
 
   /**
+   * Replaces the value published with a grant (an election leader's "proclaim"), only while the
+   * caller's key is still the one created at `token`. The lease and the token do not change.
+   */
+  async proclaim(
+    name: string,
+    token: FencingToken,
+    secret: string,
+    value: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const kv = await this.ownedKey(name, token, secret, opts.signal);
+    const record = decodeHolder(kv);
+    if (record === undefined) throw new DomainError('internal', 'the holder record is unreadable');
+    const res = await this.d.store.txn(
+      {
+        compare: [
+          { key: kv.key, target: 'create', op: '==', value: token },
+          { key: kv.key, target: 'mod', op: '==', value: kv.modRevision },
+        ],
+        success: [
+          { put: { key: kv.key, value: encodeHolder({ ...record, value }), ignoreLease: true } },
+        ],
+        failure: [ownerProbe(this.d.space.contenders(name), token)],
+      },
+      opts,
+    );
+    if (!res.succeeded) {
+      const live = rangeAt(res.results, 0).count;
+      if (live > 0)
+        throw new DomainError('acquire_in_progress', 'a concurrent proclaim won; retry', {
+          retryAfterS: 0,
+        });
+      throw grantGoneOrNotHolder(this.d.space.noun, name, token, live);
+    }
+  }
+
+  /**
    * Withdraws the acquire made with `idempotencyKey` (waiting or holding): its key is deleted, so
    * the replica serving the long-poll answers `wait_cancelled`. Fails with `not_found` if none.
    */
-  async cancel(slot: string, idempotencyKey: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    const key = this.d.keys.holder(slot, idOfSecret(secretFromIdempotencyKey(idempotencyKey, slot)));
+  async cancel(
+    slot: string,
+    idempotencyKey: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const key = this.d.space.contender(
+      slot,
+      idOfSecret(secretFromIdempotencyKey(idempotencyKey, slot)),
+    );
     const res = await this.d.store.txn(
-      { compare: [{ key, target: 'version', op: '>', value: '0' }], success: [{ range: { key } }, { delete: { key } }] },
+      {
+        compare: [{ key, target: 'version', op: '>', value: '0' }],
+        success: [{ range: { key } }, { delete: { key } }],
+      },
       opts,
     );
     const kv = res.succeeded ? rangeAt(res.results, 0).kvs[0] : undefined;
     if (kv === undefined) {
-      throw new DomainError('not_found', `no acquire with this Idempotency-Key is queued on slot "${slot}"`);
+      throw new DomainError(
+        'not_found',
+        `no acquire with this Idempotency-Key is queued on ${this.d.space.noun} "${slot}"`,
+      );
     }
     if (decodeHolder(kv)?.session !== true && kv.lease !== '0') this.revokeLater(kv.lease);
   }
@@ -364,19 +462,19 @@ export class Semaphore {
     secret: string,
     signal: AbortSignal | undefined,
   ): Promise<KeyValue> {
-    const { store, keys } = this.d;
-    const key = keys.holder(slot, idOfSecret(secret));
+    const { store, space } = this.d;
+    const key = space.contender(slot, idOfSecret(secret));
     const res = await store.txn(
       {
         compare: [{ key, target: 'create', op: '==', value: token }],
         success: [{ range: { key } }],
-        failure: [ownerProbe(keys.slotHolders(slot), token)],
+        failure: [ownerProbe(space.contenders(slot), token)],
       },
       { signal },
     );
     const kv = rangeAt(res.results, 0).kvs[0];
     if (!res.succeeded || kv === undefined) {
-      throw grantGoneOrNotHolder(slot, token, rangeAt(res.results, 0).count);
+      throw grantGoneOrNotHolder(this.d.space.noun, slot, token, rangeAt(res.results, 0).count);
     }
     return kv;
   }
@@ -384,7 +482,7 @@ export class Semaphore {
   private queueFor(slot: string): SlotQueue {
     const existing = this.queues.get(slot);
     if (existing !== undefined) return existing.queue;
-    const queue = new SlotQueue(slot, this.d.store, this.d.keys, this.queueReads);
+    const queue = new SlotQueue(slot, this.d.store, this.d.space, this.queueReads);
     const stop = this.d.watch.listen(slot, {
       changed: events => {
         queue.changed(events);
@@ -429,14 +527,19 @@ export class Semaphore {
     const { store } = this.d;
     this.d.cleanup.schedule(`delete ${key}`, signal =>
       store.txn(
-        { compare: [{ key, target: 'create', op: '==', value: token }], success: [{ delete: { key } }] },
+        {
+          compare: [{ key, target: 'create', op: '==', value: token }],
+          success: [{ delete: { key } }],
+        },
         { signal },
       ),
     );
   }
 
   private revokeLater(leaseId: string): void {
-    this.d.cleanup.schedule(`revoke lease ${leaseId}`, signal => this.d.store.leaseRevoke(leaseId, { signal }));
+    this.d.cleanup.schedule(`revoke lease ${leaseId}`, signal =>
+      this.d.store.leaseRevoke(leaseId, { signal }),
+    );
   }
 
   private deleteLater(key: string): void {
@@ -449,16 +552,19 @@ export class Semaphore {
   private observeEnds(events: readonly WatchEvent[]): void {
     const releasedAt = new Set<string>();
     for (const e of events) {
-      const parsed = this.d.keys.parseSlotKey(e.key);
-      if (e.type === 'put' && parsed?.rest === 'r') releasedAt.add(`${parsed.slot}@${e.revision}`);
+      const parsed = this.d.space.parse(e.key);
+      if (e.type === 'put' && parsed?.rest === 'r') releasedAt.add(`${parsed.name}@${e.revision}`);
     }
     for (const e of events) {
       if (e.type !== 'delete') continue;
       const grantedAt = this.granted.get(e.key);
       if (grantedAt === undefined) continue;
       this.granted.delete(e.key);
-      const parsed = this.d.keys.parseSlotKey(e.key);
-      const reason = parsed !== undefined && releasedAt.has(`${parsed.slot}@${e.revision}`) ? 'released' : 'expired';
+      const parsed = this.d.space.parse(e.key);
+      const reason =
+        parsed !== undefined && releasedAt.has(`${parsed.name}@${e.revision}`)
+          ? 'released'
+          : 'expired';
       this.d.metrics.grantEnds.inc({ reason });
       this.d.metrics.holdDuration.observe({ reason }, (performance.now() - grantedAt) / 1000);
     }
@@ -485,7 +591,14 @@ export class Semaphore {
 
 /** A probe for "does any contender of this slot have create revision `token`?". */
 export function ownerProbe(holdersPrefix: string, token: FencingToken): TxnOp {
-  return { range: { prefix: holdersPrefix, minCreateRevision: token, maxCreateRevision: token, countOnly: true } };
+  return {
+    range: {
+      prefix: holdersPrefix,
+      minCreateRevision: token,
+      maxCreateRevision: token,
+      countOnly: true,
+    },
+  };
 }
 
 function remaining(ttlS: number, sentAt: number): number {

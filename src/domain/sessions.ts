@@ -58,7 +58,10 @@ export class Sessions {
     const match = /^([0-9a-f]{1,16})\.([A-Za-z0-9_-]{43})$/.exec(token);
     if (match?.[1] === undefined || match[2] === undefined) {
       throw new InvalidInputError('the session token is malformed', [
-        { pointer: '/session', detail: 'expected "<lease-hex>.<secret>" as returned by POST /v1/sessions' },
+        {
+          pointer: '/session',
+          detail: 'expected "<lease-hex>.<secret>" as returned by POST /v1/sessions',
+        },
       ]);
     }
     return {
@@ -88,7 +91,10 @@ export class Sessions {
   private async requireLive(ref: SessionRef, signal: AbortSignal | undefined): Promise<void> {
     const res = await this.store.range({ key: ref.markerKey, countOnly: true }, { signal });
     if (res.count === 0) {
-      throw new DomainError('session_gone', 'no live session matches this token (ended, expired, or wrong secret)');
+      throw new DomainError(
+        'session_gone',
+        'no live session matches this token (ended, expired, or wrong secret)',
+      );
     }
   }
 }

@@ -1,14 +1,15 @@
 import type { EtcdStore } from '../etcd/store.js';
-import type { KeyLayout } from '../etcd/keys.js';
+import type { ContenderSpace } from '../etcd/keys.js';
 import type { WatchEvent } from '../etcd/watch.js';
 import { DomainError } from './errors.js';
+import type { Handover } from './grant.js';
 
 /** A request of this replica waiting for its contender key to reach the first N of a slot. */
 export interface LocalWaiter {
   readonly key: string;
   readonly capacity: number;
   /** Called once the key was read among the first N at `revision` (so it still existed then). */
-  promote(revision: string): void;
+  promote(revision: string, handover: Handover | undefined): void;
   /** Called when the wait cannot go on (its key vanished, etcd unreachable, ...). */
   fail(err: DomainError): void;
 }
@@ -23,10 +24,12 @@ export class SlotQueue {
   private readonly waiters = new Map<string, LocalWaiter>();
   private evaluating = false;
   private dirty = false;
+  /** When the earliest delete not yet acted on was seen, and whether it was a clean release. */
+  private vacancy: { at: number; reason: Handover['reason'] } | undefined;
   constructor(
     readonly slot: string,
     private readonly store: EtcdStore,
-    private readonly keys: KeyLayout,
+    private readonly space: ContenderSpace,
     /** Counts the queue reads (tests use it to show handovers do not scale with waiters). */
     private readonly reads: { count: number },
   ) {}
@@ -46,9 +49,16 @@ export class SlotQueue {
   /** Reacts to watched changes of this slot. */
   changed(events: readonly WatchEvent[]): void {
     let freed = false;
+    const released = new Set(
+      events.filter(e => e.type === 'put' && e.key.endsWith('#r')).map(e => e.revision),
+    );
     for (const event of events) {
       if (event.type !== 'delete') continue;
       freed = true;
+      this.vacancy ??= {
+        at: performance.now(),
+        reason: released.has(event.revision) ? 'released' : 'expired',
+      };
       const own = this.waiters.get(event.key);
       if (own !== undefined) {
         this.waiters.delete(event.key);
@@ -85,13 +95,18 @@ export class SlotQueue {
   private async loop(): Promise<void> {
     do {
       this.dirty = false;
-      if (this.waiters.size === 0) return;
+      if (this.waiters.size === 0) {
+        this.vacancy = undefined;
+        return;
+      }
+      const vacancy = this.vacancy;
+      this.vacancy = undefined;
       let limit = 1;
       for (const w of this.waiters.values()) limit = Math.max(limit, w.capacity);
       try {
         this.reads.count++;
         const head = await this.store.range({
-          prefix: this.keys.slotHolders(this.slot),
+          prefix: this.space.contenders(this.slot),
           sort: { target: 'create', order: 'asc' },
           limit,
           keysOnly: true,
@@ -100,7 +115,12 @@ export class SlotQueue {
           const w = this.waiters.get(kv.key);
           if (w !== undefined && index < w.capacity) {
             this.waiters.delete(kv.key);
-            w.promote(head.revision);
+            w.promote(
+              head.revision,
+              vacancy === undefined
+                ? undefined
+                : { ms: performance.now() - vacancy.at, reason: vacancy.reason },
+            );
           }
         });
       } catch (err) {

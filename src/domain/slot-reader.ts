@@ -1,6 +1,6 @@
 import type { EtcdStore, KeyValue } from '../etcd/store.js';
 import { rangeAt } from '../etcd/store.js';
-import type { KeyLayout } from '../etcd/keys.js';
+import type { ContenderSpace } from '../etcd/keys.js';
 import type { Metrics } from '../metrics.js';
 import { DomainError } from './errors.js';
 import { compareTokens, decodeHolder, type FencingToken } from './grant.js';
@@ -35,21 +35,21 @@ export interface TokenCheck {
 export class SlotReader {
   constructor(
     private readonly store: EtcdStore,
-    private readonly keys: KeyLayout,
+    private readonly space: ContenderSpace,
     private readonly metrics: Metrics,
     private readonly maxHoldersShown = 100,
   ) {}
 
   /** Capacity, holders with time remaining, and the number waiting. */
   async inspect(slot: string, opts: { signal?: AbortSignal } = {}): Promise<SlotView> {
-    const prefix = this.keys.slotHolders(slot);
+    const prefix = this.space.contenders(slot);
     const first = await this.store.txn(
       {
         compare: [],
         success: [
           { range: { prefix, sort: { target: 'create', order: 'asc' }, limit: 1 } },
           { range: { prefix, countOnly: true } },
-          { range: { key: this.keys.releaseMarker(slot) } },
+          { range: { key: this.space.releaseMarker(slot) } },
         ],
       },
       opts,
@@ -61,7 +61,11 @@ export class SlotReader {
     let holders: KeyValue[] = [];
     if (capacity !== null) {
       const head = await this.store.range(
-        { prefix, sort: { target: 'create', order: 'asc' }, limit: Math.min(capacity, this.maxHoldersShown) },
+        {
+          prefix,
+          sort: { target: 'create', order: 'asc' },
+          limit: Math.min(capacity, this.maxHoldersShown),
+        },
         opts,
       );
       holders = head.kvs;
@@ -83,12 +87,15 @@ export class SlotReader {
     limit: number,
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ slots: { slot: string; contenders: number }[]; truncated: boolean }> {
-    const res = await this.store.range({ prefix: `${this.keys.slots}${namePrefix}`, keysOnly: true }, opts);
+    const res = await this.store.range(
+      { prefix: `${this.space.root}${namePrefix}`, keysOnly: true },
+      opts,
+    );
     const counts = new Map<string, number>();
     for (const kv of res.kvs) {
-      const parsed = this.keys.parseSlotKey(kv.key);
+      const parsed = this.space.parse(kv.key);
       if (parsed === undefined || !parsed.rest.startsWith('h/')) continue;
-      counts.set(parsed.slot, (counts.get(parsed.slot) ?? 0) + 1);
+      counts.set(parsed.name, (counts.get(parsed.name) ?? 0) + 1);
     }
     const slots = [...counts].map(([slot, contenders]) => ({ slot, contenders }));
     return { slots: slots.slice(0, limit), truncated: slots.length > limit };
@@ -98,17 +105,23 @@ export class SlotReader {
    * Chubby's CheckSequencer: is `token` one of the slot's current N grants? Also answers the
    * highest token of a current holder or, with none, of the last clean release.
    */
-  async check(slot: string, token: FencingToken, opts: { signal?: AbortSignal } = {}): Promise<TokenCheck> {
-    const prefix = this.keys.slotHolders(slot);
+  async check(
+    slot: string,
+    token: FencingToken,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<TokenCheck> {
+    const prefix = this.space.contenders(slot);
     const before = (BigInt(token) - 1n).toString();
     const res = await this.store.txn(
       {
         compare: [],
         success: [
           { range: { prefix, sort: { target: 'create', order: 'asc' }, limit: 1 } },
-          { range: { prefix, minCreateRevision: token, maxCreateRevision: token, countOnly: true } },
+          {
+            range: { prefix, minCreateRevision: token, maxCreateRevision: token, countOnly: true },
+          },
           { range: { prefix, maxCreateRevision: before, countOnly: true } },
-          { range: { key: this.keys.releaseMarker(slot) } },
+          { range: { key: this.space.releaseMarker(slot) } },
         ],
       },
       opts,
@@ -125,7 +138,10 @@ export class SlotReader {
         opts,
       );
       const top = head.kvs[head.kvs.length - 1];
-      if (top !== undefined && (highest === null || compareTokens(top.createRevision, highest) > 0)) {
+      if (
+        top !== undefined &&
+        (highest === null || compareTokens(top.createRevision, highest) > 0)
+      ) {
         highest = top.createRevision;
       }
     }
@@ -140,22 +156,33 @@ export class SlotReader {
     idempotencyKey: string,
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ position: number; holding: boolean; token: FencingToken; capacity: number }> {
-    const key = this.keys.holder(slot, idOfSecret(secretFromIdempotencyKey(idempotencyKey, slot)));
+    const key = this.space.contender(
+      slot,
+      idOfSecret(secretFromIdempotencyKey(idempotencyKey, slot)),
+    );
     const own = await this.store.range({ key }, opts);
     const kv = own.kvs[0];
     if (kv === undefined) {
-      throw new DomainError('not_found', `no acquire with this Idempotency-Key is queued on slot "${slot}"`);
+      throw new DomainError(
+        'not_found',
+        `no acquire with this Idempotency-Key is queued on slot "${slot}"`,
+      );
     }
     const capacity = decodeHolder(kv)?.capacity ?? 1;
     const ahead = await this.store.range(
       {
-        prefix: this.keys.slotHolders(slot),
+        prefix: this.space.contenders(slot),
         maxCreateRevision: (BigInt(kv.createRevision) - 1n).toString(),
         countOnly: true,
       },
       opts,
     );
-    return { position: ahead.count, holding: ahead.count < capacity, token: kv.createRevision, capacity };
+    return {
+      position: ahead.count,
+      holding: ahead.count < capacity,
+      token: kv.createRevision,
+      capacity,
+    };
   }
 
   private async holderView(kv: KeyValue, signal: AbortSignal | undefined): Promise<HolderView> {
@@ -164,7 +191,8 @@ export class SlotReader {
     let expiresInMs: number | null = null;
     if (kv.lease !== '0') {
       const ttl = await this.store.leaseTimeToLive(kv.lease, { signal });
-      expiresInMs = ttl.ttlS < 0 ? 0 : Math.max(0, Math.floor(ttl.ttlS * 1000 - (performance.now() - sentAt)));
+      expiresInMs =
+        ttl.ttlS < 0 ? 0 : Math.max(0, Math.floor(ttl.ttlS * 1000 - (performance.now() - sentAt)));
     }
     return {
       holder: record?.holder ?? '',

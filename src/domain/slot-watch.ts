@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EtcdStore } from '../etcd/store.js';
-import type { KeyLayout } from '../etcd/keys.js';
+import type { ContenderSpace } from '../etcd/keys.js';
 import { watchPrefix, WatchLostError, type WatchEvent } from '../etcd/watch.js';
 
 /** Receives the changes of one slot (or of every slot, for the "*" listener). */
@@ -27,7 +27,7 @@ export class SlotWatch {
 
   constructor(
     private readonly store: EtcdStore,
-    private readonly keys: KeyLayout,
+    private readonly space: ContenderSpace,
     private readonly log: Logger,
   ) {}
 
@@ -80,7 +80,7 @@ export class SlotWatch {
     let next = from;
     while (!this.abort.signal.aborted) {
       try {
-        for await (const item of watchPrefix(this.store.client, this.keys.slots, next.toString(), {
+        for await (const item of watchPrefix(this.store.client, this.space.root, next.toString(), {
           signal: this.abort.signal,
         })) {
           if (item.type === 'events') {
@@ -131,11 +131,11 @@ export class SlotWatch {
   private dispatch(events: readonly WatchEvent[]): void {
     const bySlot = new Map<string, WatchEvent[]>();
     for (const event of events) {
-      const parsed = this.keys.parseSlotKey(event.key);
+      const parsed = this.space.parse(event.key);
       if (parsed === undefined) continue;
-      const list = bySlot.get(parsed.slot) ?? [];
+      const list = bySlot.get(parsed.name) ?? [];
       list.push(event);
-      bySlot.set(parsed.slot, list);
+      bySlot.set(parsed.name, list);
     }
     for (const [slot, list] of bySlot) {
       for (const l of this.listeners.get(slot) ?? []) l.changed(list);

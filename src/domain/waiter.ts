@@ -1,6 +1,7 @@
 import type { LeaseKeeper } from '../etcd/lease-keeper.js';
 import { DomainError } from './errors.js';
 import type { LocalWaiter } from './slot-queue.js';
+import type { Handover } from './grant.js';
 
 export interface WaiterOptions {
   key: string;
@@ -25,10 +26,10 @@ export interface WaiterOptions {
 export class Waiter implements LocalWaiter {
   readonly key: string;
   readonly capacity: number;
-  readonly promise: Promise<{ lastKeepAliveSentAt: number }>;
+  readonly promise: Promise<{ lastKeepAliveSentAt: number; handover: Handover | undefined }>;
   private settled = false;
   private lastKeepAliveSentAt: number;
-  private resolve!: (v: { lastKeepAliveSentAt: number }) => void;
+  private resolve!: (v: { lastKeepAliveSentAt: number; handover: Handover | undefined }) => void;
   private reject!: (err: DomainError) => void;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly keepAliveAbort = new AbortController();
@@ -58,17 +59,21 @@ export class Waiter implements LocalWaiter {
     this.timers.push(
       setTimeout(() => {
         this.fail(
-          new DomainError('wait_timeout', `slot "${o.slot}" did not become free within ${o.waitMs} ms`, {
-            retryAfterS: o.retryAfterS,
-          }),
+          new DomainError(
+            'wait_timeout',
+            `slot "${o.slot}" did not become free within ${o.waitMs} ms`,
+            {
+              retryAfterS: o.retryAfterS,
+            },
+          ),
         );
       }, o.waitMs),
     );
     if (o.leaseId !== undefined) this.scheduleKeepAlive(o.leaseId);
   }
 
-  promote(_revision: string): void {
-    if (this.settle()) this.resolve({ lastKeepAliveSentAt: this.lastKeepAliveSentAt });
+  promote(_revision: string, handover: Handover | undefined): void {
+    if (this.settle()) this.resolve({ lastKeepAliveSentAt: this.lastKeepAliveSentAt, handover });
   }
 
   fail(err: DomainError): void {

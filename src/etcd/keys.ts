@@ -5,8 +5,8 @@
  *
  *   <p>s/<slot>#h/<holder-id>   contender (holder or waiter) of a slot, on its grant or session lease
  *   <p>s/<slot>#r               last clean release of the slot: {token, at}; no lease
- *   <p>s/<slot>#d               lock-delay barrier after an unclean expiry, on a lease of the delay
- *   <p>e/<name>#c/<id>          election candidate, on its lease
+ *   <p>e/<name>#h/<id>          election candidate, on its lease (same layout as slots)
+ *   <p>e/<name>#r               last resignation of the election
  *   <p>x/<lease-hex>/<id>       client session marker, on the session's lease
  *   <p>f/<slot>#v               fenced record of a slot, written only with a live token
  */
@@ -23,30 +23,6 @@ export class KeyLayout {
     this.fenced = `${prefix}f/`;
   }
 
-  slotHolders(slot: string): string {
-    return `${this.slots}${slot}#h/`;
-  }
-
-  holder(slot: string, holderId: string): string {
-    return `${this.slotHolders(slot)}${holderId}`;
-  }
-
-  releaseMarker(slot: string): string {
-    return `${this.slots}${slot}#r`;
-  }
-
-  lockDelay(slot: string): string {
-    return `${this.slots}${slot}#d`;
-  }
-
-  candidates(election: string): string {
-    return `${this.elections}${election}#c/`;
-  }
-
-  candidate(election: string, candidateId: string): string {
-    return `${this.candidates(election)}${candidateId}`;
-  }
-
   session(leaseHex: string, sessionId: string): string {
     return `${this.sessions}${leaseHex}/${sessionId}`;
   }
@@ -54,24 +30,51 @@ export class KeyLayout {
   fencedRecord(slot: string): string {
     return `${this.fenced}${slot}#v`;
   }
+}
 
-  /** Splits a key under {@link slots} into its slot name and the part after "#". */
-  parseSlotKey(key: string): { slot: string; rest: string } | undefined {
-    if (!key.startsWith(this.slots)) return undefined;
-    const tail = key.slice(this.slots.length);
-    const hash = tail.indexOf('#');
-    if (hash < 0) return undefined;
-    return { slot: tail.slice(0, hash), rest: tail.slice(hash + 1) };
-  }
+/**
+ * One family of FIFO queues keyed by name: slots, or elections. The semaphore, its watch and its
+ * reader work on a space, so elections reuse the audited slot algorithm with capacity 1.
+ */
+export interface ContenderSpace {
+  /** What the names are, for messages: "slot" or "election". */
+  readonly noun: string;
+  /** The prefix of every key of the space (one watch covers it). */
+  readonly root: string;
+  /** The prefix of the contender keys of `name`. */
+  contenders(name: string): string;
+  /** The key of one contender. */
+  contender(name: string, id: string): string;
+  /** The key recording the last clean release of `name`. */
+  releaseMarker(name: string): string;
+  /** Splits a key of the space into its name and the part after "#". */
+  parse(key: string): { name: string; rest: string } | undefined;
+}
 
-  /** Splits a key under {@link elections} into its election name and the part after "#". */
-  parseElectionKey(key: string): { election: string; rest: string } | undefined {
-    if (!key.startsWith(this.elections)) return undefined;
-    const tail = key.slice(this.elections.length);
-    const hash = tail.indexOf('#');
-    if (hash < 0) return undefined;
-    return { election: tail.slice(0, hash), rest: tail.slice(hash + 1) };
-  }
+/** The space of slots under `keys`. */
+export function slotSpace(keys: KeyLayout): ContenderSpace {
+  return spaceOf('slot', keys.slots);
+}
+
+/** The space of elections under `keys`. */
+export function electionSpace(keys: KeyLayout): ContenderSpace {
+  return spaceOf('election', keys.elections);
+}
+
+function spaceOf(noun: string, root: string): ContenderSpace {
+  return {
+    noun,
+    root,
+    contenders: name => `${root}${name}#h/`,
+    contender: (name, id) => `${root}${name}#h/${id}`,
+    releaseMarker: name => `${root}${name}#r`,
+    parse: key => {
+      if (!key.startsWith(root)) return undefined;
+      const tail = key.slice(root.length);
+      const hash = tail.indexOf('#');
+      return hash < 0 ? undefined : { name: tail.slice(0, hash), rest: tail.slice(hash + 1) };
+    },
+  };
 }
 
 /** The exclusive end of the range of keys starting with `prefix` (etcd's "prefix end"). */

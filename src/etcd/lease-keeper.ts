@@ -29,7 +29,10 @@ export class LeaseKeeper {
   ) {}
 
   /** Sends one keepalive for `leaseId`; resolves with the new TTL in seconds, 0 if it expired. */
-  async keepAlive(leaseId: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<number> {
+  async keepAlive(
+    leaseId: string,
+    opts: { signal?: AbortSignal | undefined } = {},
+  ): Promise<number> {
     if (this.closed) throw new EtcdUnavailableError('the etcd client is closed', this.retryAfterS);
     const end = this.metrics.etcdDuration.startTimer({ op: 'lease_keepalive' });
     try {

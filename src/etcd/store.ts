@@ -35,7 +35,7 @@ export interface RangeSpec {
 }
 
 export type TxnOp =
-  | { put: { key: string; value: string; lease?: string } }
+  | { put: { key: string; value: string; lease?: string; ignoreLease?: boolean } }
   | { delete: { key: string } | { prefix: string } }
   | { range: RangeSpec };
 
@@ -49,7 +49,13 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
-const compareTarget = { create: 'Create', mod: 'Mod', version: 'Version', value: 'Value', lease: 'Lease' } as const;
+const compareTarget = {
+  create: 'Create',
+  mod: 'Mod',
+  version: 'Version',
+  value: 'Value',
+  lease: 'Lease',
+} as const;
 const compareResult = { '==': 'Equal', '!=': 'NotEqual', '>': 'Greater', '<': 'Less' } as const;
 const sortTarget = { create: 'Create', key: 'Key', mod: 'Mod' } as const;
 const sortOrder = { asc: 'Ascend', desc: 'Descend' } as const;
@@ -98,7 +104,9 @@ export class EtcdStore {
 
   /** Grants a lease of `ttlS` seconds and returns its id (decimal string). */
   async leaseGrant(ttlS: number, opts: CallOptions = {}): Promise<string> {
-    const res = await this.call('lease_grant', opts, () => this.client.leaseClient.leaseGrant({ TTL: ttlS }));
+    const res = await this.call('lease_grant', opts, () =>
+      this.client.leaseClient.leaseGrant({ TTL: ttlS }),
+    );
     return res.ID;
   }
 
@@ -116,8 +124,13 @@ export class EtcdStore {
   }
 
   /** Seconds left on a lease (rounded down by etcd), or -1 when it is gone. */
-  async leaseTimeToLive(id: string, opts: CallOptions = {}): Promise<{ ttlS: number; grantedTtlS: number }> {
-    const res = await this.call('lease_ttl', opts, () => this.client.leaseClient.leaseTimeToLive({ ID: id }));
+  async leaseTimeToLive(
+    id: string,
+    opts: CallOptions = {},
+  ): Promise<{ ttlS: number; grantedTtlS: number }> {
+    const res = await this.call('lease_ttl', opts, () =>
+      this.client.leaseClient.leaseTimeToLive({ ID: id }),
+    );
     return { ttlS: Number(res.TTL), grantedTtlS: Number(res.grantedTTL) };
   }
 
@@ -208,6 +221,7 @@ function toRequestOp(op: TxnOp): IRequestOp {
         key: Buffer.from(op.put.key),
         value: Buffer.from(op.put.value),
         ...(op.put.lease === undefined ? {} : { lease: op.put.lease }),
+        ...(op.put.ignoreLease === true ? { ignore_lease: true } : {}),
       },
     };
   }
@@ -228,9 +242,15 @@ function hasFilter(spec: RangeSpec): boolean {
   return spec.minCreateRevision !== undefined || spec.maxCreateRevision !== undefined;
 }
 
-function toRangeResult(spec: RangeSpec | undefined, kvs: IKeyValue[], count: string): { kvs: KeyValue[]; count: number } {
+function toRangeResult(
+  spec: RangeSpec | undefined,
+  kvs: IKeyValue[],
+  count: string,
+): { kvs: KeyValue[]; count: number } {
   if (spec !== undefined && hasFilter(spec)) {
-    return spec.countOnly === true ? { kvs: [], count: kvs.length } : { kvs: kvs.map(toKeyValue), count: kvs.length };
+    return spec.countOnly === true
+      ? { kvs: [], count: kvs.length }
+      : { kvs: kvs.map(toKeyValue), count: kvs.length };
   }
   return { kvs: kvs.map(toKeyValue), count: Number(count) };
 }

@@ -76,9 +76,13 @@ export async function* watchPrefix(
         continue;
       }
       if (item.type === 'error') {
-        throw new WatchLostError('internal', `the watch on ${prefix} was lost: ${item.error.message}`, {
-          cause: item.error,
-        });
+        throw new WatchLostError(
+          'internal',
+          `the watch on ${prefix} was lost: ${item.error.message}`,
+          {
+            cause: item.error,
+          },
+        );
       }
       yield item;
     }
@@ -88,7 +92,11 @@ export async function* watchPrefix(
   }
 }
 
-function toEvent(type: 'Put' | 'Delete' | number, kv: IKeyValue, prev: IKeyValue | undefined): WatchEvent {
+function toEvent(
+  type: 'Put' | 'Delete' | number,
+  kv: IKeyValue,
+  prev: IKeyValue | undefined,
+): WatchEvent {
   const value = toKeyValue(kv);
   const isDelete = type === 'Delete' || type === 1;
   return {

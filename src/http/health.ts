@@ -14,7 +14,9 @@ export function healthRouter(s: Services): Router {
       return;
     }
     try {
-      const revision = await s.store.revision({ signal: AbortSignal.timeout(s.config.READINESS_TIMEOUT_MS) });
+      const revision = await s.store.revision({
+        signal: AbortSignal.timeout(s.config.READINESS_TIMEOUT_MS),
+      });
       res.json({ status: 'ready', etcd: { revision } });
     } catch (err) {
       res.status(503).setHeader('Retry-After', String(s.config.RETRY_AFTER_S));

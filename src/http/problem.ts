@@ -93,12 +93,18 @@ export const problemHandler: ErrorRequestHandler = (err: unknown, req, res, next
   sendProblem(res, toDomainError(err, req.log));
 };
 
-function toDomainError(err: unknown, log: { error: (obj: object, msg: string) => void }): DomainError {
+function toDomainError(
+  err: unknown,
+  log: { error: (obj: object, msg: string) => void },
+): DomainError {
   if (err instanceof DomainError) return err;
   const bp = err as BodyParserError;
   switch (bp.type) {
     case 'entity.parse.failed':
-      return new DomainError('invalid_input', `the request body is not valid JSON: ${bp.message ?? ''}`);
+      return new DomainError(
+        'invalid_input',
+        `the request body is not valid JSON: ${bp.message ?? ''}`,
+      );
     case 'entity.too.large':
       return new DomainError('payload_too_large', 'the request body is larger than 16 KiB');
     case 'charset.unsupported':

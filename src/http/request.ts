@@ -7,9 +7,15 @@ export function bearer(req: Request): string {
   const header = req.headers.authorization;
   const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(header);
   if (match?.[1] === undefined) {
-    throw new InvalidInputError('the holder secret is missing: send "Authorization: Bearer <secret>"', [
-      { pointer: '/headers/authorization', detail: 'expected "Bearer <secret>" as returned with the grant' },
-    ]);
+    throw new InvalidInputError(
+      'the holder secret is missing: send "Authorization: Bearer <secret>"',
+      [
+        {
+          pointer: '/headers/authorization',
+          detail: 'expected "Bearer <secret>" as returned with the grant',
+        },
+      ],
+    );
   }
   return match[1];
 }
@@ -22,7 +28,9 @@ export function requestSignal(res: Response, lifecycle: Lifecycle): AbortSignal 
   const gone = new AbortController();
   res.on('close', () => {
     if (!res.writableEnded) {
-      gone.abort(new DomainError('wait_cancelled', 'the client closed the connection while waiting'));
+      gone.abort(
+        new DomainError('wait_cancelled', 'the client closed the connection while waiting'),
+      );
     }
   });
   return AbortSignal.any([gone.signal, lifecycle.signal]);
@@ -47,7 +55,8 @@ export function idempotencyKeyHeader(req: Request): string | undefined {
 /** Rejects requests whose body is not JSON (415) when a body is present. */
 export function requireJson(req: Request): void {
   const length = req.headers['content-length'];
-  const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+  const hasBody =
+    (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.is('application/json')) {
     throw new DomainError('unsupported_media_type', 'send the request body as application/json');
   }

@@ -20,7 +20,10 @@ export const slotName = z
   .min(1, 'must not be empty')
   .max(256, 'must be at most 256 bytes')
   .regex(/^[A-Za-z0-9._:/-]+$/, 'may contain only letters, digits and . _ : / -')
-  .openapi({ description: 'Slot name: 1-256 of [A-Za-z0-9._:/-]; percent-encode "/" in paths', example: 'driver:42' });
+  .openapi({
+    description: 'Slot name: 1-256 of [A-Za-z0-9._:/-]; percent-encode "/" in paths',
+    example: 'driver:42',
+  });
 
 /** Election names follow the slot-name rules. */
 export const electionName = slotName.openapi({ example: 'batch-dispatcher' });
@@ -37,7 +40,10 @@ export const holderLabel = z
   .min(1)
   .max(128)
   .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII')
-  .openapi({ description: 'Who holds the grant (shown to others; not a credential)', example: 'dispatcher-7' });
+  .openapi({
+    description: 'Who holds the grant (shown to others; not a credential)',
+    example: 'dispatcher-7',
+  });
 
 export function acquireBody(l: Limits) {
   return z
@@ -49,26 +55,31 @@ export function acquireBody(l: Limits) {
         .min(l.ttlMinS, `must be at least ${l.ttlMinS}`)
         .max(l.ttlMaxS, `must be at most ${l.ttlMaxS}`)
         .default(l.ttlDefaultS)
-        .openapi({ description: 'Lease TTL in seconds (ignored under a session, whose TTL applies)' }),
+        .openapi({
+          description: 'Lease TTL in seconds (ignored under a session, whose TTL applies)',
+        }),
       capacity: z
         .number()
         .int()
         .min(1, 'must be at least 1')
         .max(l.capacityMax, `must be at most ${l.capacityMax}`)
         .default(1)
-        .openapi({ description: 'Concurrent holders allowed (1 = exclusive lock); must match the slot' }),
+        .openapi({
+          description: 'Concurrent holders allowed (1 = exclusive lock); must match the slot',
+        }),
       waitMs: z
         .number()
         .int()
         .min(0)
         .max(l.waitMaxMs, `must be at most ${l.waitMaxMs} (the long-poll cap)`)
         .optional()
-        .openapi({ description: 'How long to wait in the queue; 0 or absent = try once. Or use Prefer: wait=N' }),
-      session: z
-        .string()
-        .max(200)
-        .optional()
-        .openapi({ description: 'Session token from POST /v1/sessions; the grant then lives on that session' }),
+        .openapi({
+          description:
+            'How long to wait in the queue; 0 or absent = try once. Or use Prefer: wait=N',
+        }),
+      session: z.string().max(200).optional().openapi({
+        description: 'Session token from POST /v1/sessions; the grant then lives on that session',
+      }),
     })
     .openapi('AcquireRequest');
 }
@@ -77,18 +88,28 @@ export const grantResponse = z
   .object({
     slot: slotName,
     token: fencingToken,
-    secret: z.string().openapi({ description: 'Holder secret: send as "Authorization: Bearer <secret>" to renew or release' }),
+    secret: z.string().openapi({
+      description: 'Holder secret: send as "Authorization: Bearer <secret>" to renew or release',
+    }),
     holder: holderLabel,
     capacity: z.number().int(),
     ttlSeconds: z.number().int(),
-    expiresInMs: z.number().int().openapi({ description: 'Time left on the lease, measured before etcd extended it' }),
+    expiresInMs: z
+      .number()
+      .int()
+      .openapi({ description: 'Time left on the lease, measured before etcd extended it' }),
     waited: z.boolean(),
     session: z.boolean(),
   })
   .openapi('Grant');
 
 export const keepAliveResponse = z
-  .object({ slot: slotName, token: fencingToken, ttlSeconds: z.number().int(), expiresInMs: z.number().int() })
+  .object({
+    slot: slotName,
+    token: fencingToken,
+    ttlSeconds: z.number().int(),
+    expiresInMs: z.number().int(),
+  })
   .openapi('KeepAlive');
 
 export const slotView = z
@@ -117,7 +138,11 @@ export const slotList = z
   .openapi('SlotList');
 
 export const listQuery = z.strictObject({
-  prefix: z.string().max(256).regex(/^[A-Za-z0-9._:/-]*$/, 'may contain only letters, digits and . _ : / -').default(''),
+  prefix: z
+    .string()
+    .max(256)
+    .regex(/^[A-Za-z0-9._:/-]*$/, 'may contain only letters, digits and . _ : / -')
+    .default(''),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -125,14 +150,22 @@ export const tokenCheck = z
   .object({
     slot: slotName,
     token: fencingToken,
-    current: z.boolean().openapi({ description: 'True if the token is one of the slot current grants' }),
+    current: z
+      .boolean()
+      .openapi({ description: 'True if the token is one of the slot current grants' }),
     highestToken: fencingToken.nullable(),
     revision: z.string(),
   })
   .openapi('TokenCheck');
 
 export const queuePosition = z
-  .object({ slot: slotName, token: fencingToken, position: z.number().int(), holding: z.boolean(), capacity: z.number().int() })
+  .object({
+    slot: slotName,
+    token: fencingToken,
+    position: z.number().int(),
+    holding: z.boolean(),
+    capacity: z.number().int(),
+  })
   .openapi('QueuePosition');
 
 export function sessionBody(l: Limits) {
@@ -145,7 +178,9 @@ export function sessionBody(l: Limits) {
 
 export const sessionResponse = z
   .object({
-    session: z.string().openapi({ description: 'Session token "<id>.<secret>": a credential, keep it private' }),
+    session: z
+      .string()
+      .openapi({ description: 'Session token "<id>.<secret>": a credential, keep it private' }),
     id: z.string(),
     ttlSeconds: z.number().int(),
     expiresInMs: z.number().int(),

@@ -6,7 +6,9 @@ import { bearer, requestSignal, requireJson } from './request.js';
 import { sessionBody } from './schemas.js';
 import { parseInput } from './validate.js';
 
-const sessionParams = z.strictObject({ id: z.string().regex(/^[0-9a-f]{1,16}$/, 'must be a session id') });
+const sessionParams = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{1,16}$/, 'must be a session id'),
+});
 
 /** Client sessions: create, keep alive, end (which releases every grant taken under it). */
 export function sessionsRouter(s: Services): Router {
@@ -16,12 +18,16 @@ export function sessionsRouter(s: Services): Router {
   r.post('/v1/sessions', async (req, res) => {
     requireJson(req);
     const input = parseInput(body, req.body ?? {}, '/body');
-    const created = await s.sessions.create(input.ttlSeconds, { signal: requestSignal(res, s.lifecycle) });
+    const created = await s.sessions.create(input.ttlSeconds, {
+      signal: requestSignal(res, s.lifecycle),
+    });
     const id = created.session.split('.')[0] ?? '';
-    res
-      .status(201)
-      .location(`/v1/sessions/${id}`)
-      .json({ session: created.session, id, ttlSeconds: created.ttlS, expiresInMs: created.expiresInMs });
+    res.status(201).location(`/v1/sessions/${id}`).json({
+      session: created.session,
+      id,
+      ttlSeconds: created.ttlS,
+      expiresInMs: created.expiresInMs,
+    });
   });
 
   r.post('/v1/sessions/:id/keepalive', async (req, res) => {
@@ -33,7 +39,9 @@ export function sessionsRouter(s: Services): Router {
 
   r.delete('/v1/sessions/:id', async (req, res) => {
     const { id } = parseInput(sessionParams, req.params, '/params');
-    await s.sessions.end(sessionToken(id, bearer(req)), { signal: requestSignal(res, s.lifecycle) });
+    await s.sessions.end(sessionToken(id, bearer(req)), {
+      signal: requestSignal(res, s.lifecycle),
+    });
     res.status(204).end();
   });
 

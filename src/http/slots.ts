@@ -3,7 +3,13 @@ import { z } from 'zod';
 import { InvalidInputError } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
 import type { Services } from '../services.js';
-import { bearer, idempotencyKeyHeader, preferWaitMs, requestSignal, requireJson } from './request.js';
+import {
+  bearer,
+  idempotencyKeyHeader,
+  preferWaitMs,
+  requestSignal,
+  requireJson,
+} from './request.js';
 import { acquireBody, fencingToken, idempotencyKey, listQuery, slotName } from './schemas.js';
 import { parseInput } from './validate.js';
 
@@ -21,12 +27,21 @@ export function slotsRouter(s: Services): Router {
     const input = parseInput(body, req.body ?? {}, '/body');
     const preferred = preferWaitMs(req);
     if (preferred !== undefined && preferred > s.limits.waitMaxMs) {
-      throw new InvalidInputError(`Prefer: wait exceeds the long-poll cap of ${s.limits.waitMaxMs / 1000} s`, [
-        { pointer: '/headers/prefer', detail: `wait must be at most ${s.limits.waitMaxMs / 1000}` },
-      ]);
+      throw new InvalidInputError(
+        `Prefer: wait exceeds the long-poll cap of ${s.limits.waitMaxMs / 1000} s`,
+        [
+          {
+            pointer: '/headers/prefer',
+            detail: `wait must be at most ${s.limits.waitMaxMs / 1000}`,
+          },
+        ],
+      );
     }
     const rawKey = idempotencyKeyHeader(req);
-    const key = rawKey === undefined ? undefined : parseInput(idempotencyKey, rawKey, '/headers/idempotency-key');
+    const key =
+      rawKey === undefined
+        ? undefined
+        : parseInput(idempotencyKey, rawKey, '/headers/idempotency-key');
     const session = input.session === undefined ? undefined : s.sessions.resolve(input.session);
     const waitMs = input.waitMs ?? preferred ?? 0;
     const grant = await s.semaphore.acquire(
@@ -50,13 +65,17 @@ export function slotsRouter(s: Services): Router {
   r.post('/v1/slots/:slot/grants/:token/keepalive', async (req, res) => {
     const { slot, token } = parseInput(grantParams, req.params, '/params');
     const secret = bearer(req);
-    const kept = await s.semaphore.keepAlive(slot, token, secret, { signal: requestSignal(res, s.lifecycle) });
+    const kept = await s.semaphore.keepAlive(slot, token, secret, {
+      signal: requestSignal(res, s.lifecycle),
+    });
     res.json({ slot, token, ttlSeconds: kept.ttlS, expiresInMs: kept.expiresInMs });
   });
 
   r.delete('/v1/slots/:slot/grants/:token', async (req, res) => {
     const { slot, token } = parseInput(grantParams, req.params, '/params');
-    await s.semaphore.release(slot, token, bearer(req), { signal: requestSignal(res, s.lifecycle) });
+    await s.semaphore.release(slot, token, bearer(req), {
+      signal: requestSignal(res, s.lifecycle),
+    });
     res.status(204).end();
   });
 
@@ -119,4 +138,3 @@ function sendGrant(res: Response, g: Grant): void {
       session: g.session,
     });
 }
-

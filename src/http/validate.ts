@@ -5,7 +5,11 @@ import { InvalidInputError, type FieldError } from '../domain/errors.js';
  * Parses `value` with `schema` or throws {@link InvalidInputError} with one JSON pointer per
  * problem, rooted at `where` ("/body", "/params", "/query", "/headers").
  */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  where: string,
+): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const errors: FieldError[] = result.error.issues.map(issue => {
