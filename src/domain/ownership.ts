@@ -6,7 +6,8 @@ import type { FencingToken } from './grant.js';
  * slot still has that create revision the caller is not its holder (403); otherwise it is gone (410).
  */
 export function grantGoneOrNotHolder(
-  slot: string,
+  noun: string,
+  name: string,
   token: FencingToken,
   liveWithToken: number,
 ): DomainError {
