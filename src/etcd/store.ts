@@ -32,6 +32,8 @@ export interface RangeSpec {
   maxCreateRevision?: string;
   countOnly?: boolean;
   keysOnly?: boolean;
+  /** Read the store as it was at this revision (etcd history); fails once it is compacted. */
+  revision?: string;
 }
 
 export type TxnOp =
@@ -209,6 +211,7 @@ function toRangeRequest(spec: RangeSpec): IRangeRequest {
   }
   if (spec.minCreateRevision !== undefined) req.min_create_revision = spec.minCreateRevision;
   if (spec.maxCreateRevision !== undefined) req.max_create_revision = spec.maxCreateRevision;
+  if (spec.revision !== undefined) req.revision = spec.revision;
   if (spec.countOnly === true && !hasFilter(spec)) req.count_only = true;
   if (spec.keysOnly === true || (spec.countOnly === true && hasFilter(spec))) req.keys_only = true;
   return req;
