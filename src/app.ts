@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { electionsRouter } from './http/elections.js';
 import { healthRouter } from './http/health.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { sessionsRouter } from './http/sessions.js';
@@ -20,6 +21,7 @@ export function createApp(s: Services): Express {
     express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }),
   );
   app.use(slotsRouter(s));
+  app.use(electionsRouter(s));
   app.use(sessionsRouter(s));
   app.use(notFound);
   app.use(problemHandler);

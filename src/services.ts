@@ -2,6 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { Cleanup } from './domain/cleanup.js';
+import { Elections } from './domain/elections.js';
 import { Semaphore } from './domain/semaphore.js';
 import { Sessions } from './domain/sessions.js';
 import { SlotReader } from './domain/slot-reader.js';
@@ -28,6 +29,8 @@ export interface Services {
   semaphore: Semaphore;
   reader: SlotReader;
   sessions: Sessions;
+  /** Leader elections (a second semaphore and watch, over the election key space). */
+  elections: Elections;
   /** Starts the watches; resolves once they are anchored at a revision. */
   start(): Promise<void>;
   /** Stops watches and streams and waits (bounded) for cleanup; never revokes holders' leases. */
@@ -64,6 +67,17 @@ export function createServices(
     retryAfterS: config.RETRY_AFTER_S,
     reconnectGraceMs: config.ETCD_CALL_TIMEOUT_MS,
   });
+  const elections = new Elections({
+    store,
+    keys,
+    leases,
+    cleanup,
+    metrics,
+    log,
+    retryAfterS: config.RETRY_AFTER_S,
+    reconnectGraceMs: config.ETCD_CALL_TIMEOUT_MS,
+    electionsMax: config.ELECTIONS_MAX,
+  });
   return {
     config,
     limits: {
@@ -84,10 +98,15 @@ export function createServices(
     semaphore,
     reader: new SlotReader(store, slots, metrics),
     sessions: new Sessions(store, keys, leases),
-    start: () => watch.start(),
+    elections,
+    start: async () => {
+      await watch.start();
+      await elections.start();
+    },
     close: async () => {
       lifecycle.beginDrain();
       await watch.close();
+      await elections.close();
       await cleanup.drain(config.ETCD_CALL_TIMEOUT_MS);
       leases.close();
     },

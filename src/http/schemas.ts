@@ -205,3 +205,94 @@ export const problem = z
     errors: z.array(z.object({ pointer: z.string(), detail: z.string() })).optional(),
   })
   .openapi('Problem');
+
+/** Values a candidate or leader publishes: at most 4096 characters. */
+export const electionValue = z
+  .string()
+  .max(4096, 'must be at most 4096 characters')
+  .openapi({ description: 'Value published with the leadership (e.g. the leader address)' });
+
+export function campaignBody(l: Limits) {
+  return z
+    .strictObject({
+      candidate: holderLabel.openapi({
+        description: 'Who stands (shown to observers; not a credential)',
+        example: 'worker-2',
+      }),
+      value: electionValue.default(''),
+      ttlSeconds: z
+        .number()
+        .int('must be a whole number of seconds')
+        .min(l.ttlMinS, `must be at least ${l.ttlMinS}`)
+        .max(l.ttlMaxS, `must be at most ${l.ttlMaxS}`)
+        .default(l.ttlDefaultS)
+        .openapi({ description: 'Lease TTL in seconds; the leader renews it every TTL/3' }),
+      waitMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(l.waitMaxMs, `must be at most ${l.waitMaxMs} (the long-poll cap)`)
+        .optional()
+        .openapi({
+          description:
+            'How long to wait to become leader; 0 or absent = try once. Or use Prefer: wait=N',
+        }),
+    })
+    .openapi('CampaignRequest');
+}
+
+export const leadershipResponse = z
+  .object({
+    election: electionName,
+    token: fencingToken.openapi({
+      description: 'Term token: create revision of the leader key; grows with every new leader',
+    }),
+    secret: z.string().openapi({
+      description: 'Leader secret: "Authorization: Bearer <secret>" to renew, proclaim, resign',
+    }),
+    candidate: holderLabel,
+    value: electionValue,
+    ttlSeconds: z.number().int(),
+    expiresInMs: z
+      .number()
+      .int()
+      .openapi({ description: 'Time left on the lease, measured before etcd extended it' }),
+    waited: z.boolean(),
+  })
+  .openapi('Leadership');
+
+export const electionKeepAliveResponse = z
+  .object({
+    election: electionName,
+    token: fencingToken,
+    ttlSeconds: z.number().int(),
+    expiresInMs: z.number().int(),
+  })
+  .openapi('ElectionKeepAlive');
+
+export const proclaimBody = z.strictObject({ value: electionValue }).openapi('ProclaimRequest');
+
+export const proclaimResponse = z
+  .object({ election: electionName, token: fencingToken, value: electionValue })
+  .openapi('Proclaimed');
+
+export const leaderState = z
+  .object({
+    election: electionName,
+    leader: z
+      .object({
+        candidate: holderLabel,
+        value: electionValue,
+        token: fencingToken,
+        expiresInMs: z
+          .number()
+          .int()
+          .openapi({ description: 'Time left on the leader lease when read (0: just gone)' }),
+      })
+      .nullable()
+      .openapi({ description: 'null: the election has no leader' }),
+    revision: z.string().openapi({
+      description: 'etcd revision the state was read at (the SSE event id in observe)',
+    }),
+  })
+  .openapi('LeaderState');
