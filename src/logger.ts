@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { pinoHttp, type Options } from 'pino-http';
 
@@ -31,7 +30,7 @@ export function createLogger(level: string, version: string): Logger {
  * pino-http options: a request id from `x-request-id` (when well-formed) or a new UUID, echoed in
  * `X-Request-Id`; probes and /metrics are not logged; expected contention (409) logs at info.
  */
-export function httpLoggerOptions(logger: Logger): Options<IncomingMessage, ServerResponse> {
+export function httpLoggerOptions(logger: Logger): Options {
   return {
     logger,
     genReqId: (req, res) => {

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { connectEtcd } from './etcd/client.js';
 import { startEmbeddedEtcd, type EmbeddedEtcd } from './embedded-etcd.js';
 import { createLogger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, initMetricSeries } from './metrics.js';
 import { createServices } from './services.js';
 
 const version = (
@@ -33,7 +33,9 @@ async function main(): Promise<void> {
     try {
       embedded = await startEmbeddedEtcd({
         dataDir: config.ETCD_DATA_DIR,
-        log: msg => log.info(msg),
+        log: msg => {
+          log.info(msg);
+        },
       });
     } catch (err) {
       log.fatal({ err }, 'could not start the embedded etcd');
@@ -53,7 +55,9 @@ async function main(): Promise<void> {
     certFile: config.ETCD_CERT_FILE,
     keyFile: config.ETCD_KEY_FILE,
   });
-  const services = createServices(config, client, log, createMetrics());
+  const metrics = createMetrics();
+  initMetricSeries(metrics);
+  const services = createServices(config, client, log, metrics);
   const server = createServer(createApp(services));
   server.headersTimeout = 60_000;
   server.requestTimeout = config.WAIT_MAX_MS + 30_000;
@@ -76,7 +80,7 @@ async function main(): Promise<void> {
     `slotlock listening on http://${shown}:${port} (API /v1, metrics /metrics, docs /docs); etcd at ${endpoints.join(',')}` +
       (embedded === undefined ? '' : ` (embedded, data in ${embedded.dataDir})`),
   );
-  void anchorWatches(services.start, log);
+  void anchorWatches(() => services.start(), log);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -84,9 +88,15 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'draining: readiness is now 503; long-polls end with 503');
     services.lifecycle.beginDrain();
-    const closed = new Promise<void>(resolve => server.close(() => resolve()));
+    const closed = new Promise<void>(resolve => {
+      server.close(() => {
+        resolve();
+      });
+    });
     server.closeIdleConnections();
-    const deadline = setTimeout(() => server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
+    const deadline = setTimeout(() => {
+      server.closeAllConnections();
+    }, config.SHUTDOWN_GRACE_MS);
     await closed;
     clearTimeout(deadline);
     await services.close();

@@ -108,3 +108,36 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Sets every known label combination of the counters to 0, so series exist from the first scrape
+ * and `increase()`/`rate()` see the first event (Prometheus cannot rate a series that is born at 1).
+ */
+export function initMetricSeries(m: Metrics): void {
+  for (const outcome of [
+    'immediate',
+    'after_wait',
+    'busy',
+    'timeout',
+    'cancelled',
+    'conflict',
+    'error',
+    'replayed',
+  ]) {
+    m.acquires.inc({ outcome }, 0);
+  }
+  for (const reason of ['released', 'expired']) m.grantEnds.inc({ reason }, 0);
+  for (const outcome of ['ok', 'gone', 'error']) m.keepalives.inc({ outcome }, 0);
+  for (const op of [
+    'txn',
+    'range',
+    'lease_grant',
+    'lease_revoke',
+    'lease_keepalive',
+    'lease_ttl',
+  ]) {
+    for (const outcome of ['ok', 'error', 'unavailable']) m.etcdRequests.inc({ op, outcome }, 0);
+  }
+  for (const source of ['check', 'store', 'report']) m.staleTokens.inc({ source }, 0);
+  for (const outcome of ['applied', 'rejected']) m.fencedWrites.inc({ outcome }, 0);
+}

@@ -131,6 +131,8 @@ export class SlotQueue {
         );
         return;
       }
+      // `dirty` is set by changed() while the read above was awaited.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     } while (this.dirty);
   }
 }

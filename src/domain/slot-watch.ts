@@ -97,6 +97,8 @@ export class SlotWatch {
           }
         }
       } catch (err) {
+        // close() may have aborted while the watch was awaited.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (this.abort.signal.aborted) return;
         this.connected = false;
         this.log.warn({ err }, 'slot watch lost; re-anchoring');

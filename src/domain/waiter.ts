@@ -109,6 +109,8 @@ export class Waiter implements LocalWaiter {
       this.lastKeepAliveSentAt = sentAt;
       this.scheduleKeepAlive(leaseId);
     } catch (err) {
+      // The waiter may have settled while the keepalive was awaited.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       if (this.settled) return;
       this.fail(
         err instanceof DomainError

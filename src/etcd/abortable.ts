@@ -21,7 +21,8 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the call's own error through
+        reject(err);
       },
     );
   });

@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics.js';
 import { isLeaseNotFound, translateEtcdError } from './client.js';
 import { prefixEnd } from './keys.js';
 import { abortable } from './abortable.js';
+import { EtcdUnavailableError } from '../domain/errors.js';
 
 /** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */
 export interface KeyValue {
@@ -159,7 +160,17 @@ export class EtcdStore {
         this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
         throw new LeaseGone();
       }
-      if (opts.signal?.aborted === true && err === opts.signal.reason) throw err;
+      if (opts.signal?.aborted === true && err === opts.signal.reason) {
+        // A caller's deadline (e.g. the readiness probe's) that passed is etcd being too slow;
+        // a caller that went away is not etcd's fault and is not counted.
+        if (!isTimeout(err)) throw err;
+        this.metrics.etcdRequests.inc({ op, outcome: 'unavailable' });
+        throw new EtcdUnavailableError(
+          `etcd did not answer ${op} within the caller's deadline`,
+          this.retryAfterS,
+          err,
+        );
+      }
       const translated = translateEtcdError(err, op, this.retryAfterS);
       this.metrics.etcdRequests.inc({
         op,
@@ -173,6 +184,10 @@ export class EtcdStore {
 }
 
 class LeaseGone extends Error {}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof DOMException && err.name === 'TimeoutError';
+}
 
 function toCompare(c: Compare): ICompare {
   const base: ICompare = {
@@ -259,12 +274,16 @@ function toRangeResult(
 }
 
 function toResult(r: IResponseOp, op: TxnOp | undefined): TxnResult {
-  if (r.response_range !== undefined && r.response_range !== null) {
+  // etcd3 types every member as present; on the wire only the one matching the op is set.
+  const range = r.response_range as IResponseOp['response_range'] | null | undefined;
+  const deleted = r.response_delete_range as
+    IResponseOp['response_delete_range'] | null | undefined;
+  if (range !== undefined && range !== null) {
     const spec = op !== undefined && 'range' in op ? op.range : undefined;
-    return { kind: 'range', ...toRangeResult(spec, r.response_range.kvs, r.response_range.count) };
+    return { kind: 'range', ...toRangeResult(spec, range.kvs, range.count) };
   }
-  if (r.response_delete_range !== undefined && r.response_delete_range !== null) {
-    return { kind: 'delete', deleted: Number(r.response_delete_range.deleted) };
+  if (deleted !== undefined && deleted !== null) {
+    return { kind: 'delete', deleted: Number(deleted.deleted) };
   }
   return { kind: 'put' };
 }

@@ -95,7 +95,7 @@ export async function* watchPrefix(
 function toEvent(
   type: 'Put' | 'Delete' | number,
   kv: IKeyValue,
-  prev: IKeyValue | undefined,
+  prev: IKeyValue | null | undefined,
 ): WatchEvent {
   const value = toKeyValue(kv);
   const isDelete = type === 'Delete' || type === 1;

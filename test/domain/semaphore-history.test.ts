@@ -55,7 +55,7 @@ describe('semaphore under contention (checked against etcd history)', () => {
   });
 
   it('never lets two of 60 concurrent clients hold an exclusive slot, and hands out strictly increasing tokens in grant order', async () => {
-    const from = (await svc.services.store.revision()).toString();
+    const from = await svc.services.store.revision();
     const holds = await contend(svc, 'excl', 60, 1);
 
     const byGrant = [...holds].sort((a, b) => a.grantedAt - b.grantedAt);
@@ -90,7 +90,7 @@ describe('semaphore under contention (checked against etcd history)', () => {
   }, 60_000);
 
   it('keeps a capacity-3 slot at no more than 3 holders at every revision', async () => {
-    const from = (await svc.services.store.revision()).toString();
+    const from = await svc.services.store.revision();
     const holds = await contend(svc, 'cap3', 24, 3);
     expect(holds).toHaveLength(24);
     const space = slotSpace(svc.services.keys);

@@ -1,16 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startTestService, type TestService } from '../support/app.js';
+import { call, etcdCalls, startTestService, type TestService } from '../support/app.js';
 
 /** Keys under the service prefix and leases etcd still knows, for "nothing left behind" checks. */
 async function leftovers(svc: TestService, slot: string) {
   const keys = await svc.client.getAll().prefix(`${svc.services.keys.slots}${slot}#h/`).keys();
   return keys;
-}
-
-async function leaseExists(svc: TestService, id: string): Promise<boolean> {
-  const ttl = await svc.client.leaseClient.leaseTimeToLive({ ID: id });
-  return Number(ttl.TTL) > 0;
 }
 
 /** Polls `check` until it returns true or `ms` passes. */
@@ -72,7 +67,7 @@ describe('slot grants over HTTP', () => {
 
   it('hands an expired holder slot to the next waiter within TTL + 1 s, and the expired holder gets 410', async () => {
     const first = await acquire('life-exp', { ttlSeconds: 2 });
-    const expiredAt = performance.now() + first.body.expiresInMs;
+    const expiredAt = performance.now() + Number(first.body.expiresInMs);
     const waiter = await acquire('life-exp', { ttlSeconds: 5, waitMs: 10_000 });
     const handedAt = performance.now();
     expect(waiter.status).toBe(201);
@@ -98,7 +93,9 @@ describe('slot grants over HTTP', () => {
         2000,
       ),
     ).toBe(true);
-    expect(await eventually(() => Promise.resolve(svc.services.cleanup.pending === 0), 2000)).toBe(true);
+    expect(await eventually(() => Promise.resolve(svc.services.cleanup.pending === 0), 2000)).toBe(
+      true,
+    );
     await call(svc.url, 'DELETE', `/v1/slots/life-timeout/grants/${holder.body.token}`, {
       headers: { authorization: `Bearer ${holder.body.secret}` },
     });
@@ -106,40 +103,33 @@ describe('slot grants over HTTP', () => {
 
   it('removes a waiter whose HTTP client disconnects, with its lease', async () => {
     const holder = await acquire('life-dc', { ttlSeconds: 10 });
-    const leasesBefore = (await svc.client.leaseClient.leaseLeases()).leases.length;
     const gone = new AbortController();
-    const pending = acquire('life-dc', { waitMs: 20_000 }, {}).catch(() => 'aborted');
-    void pending;
+    const pending = acquire('life-dc', { waitMs: 20_000 });
     const waiting = call(svc.url, 'POST', '/v1/slots/life-dc/grants', {
       body: { holder: 'dc', waitMs: 20_000 },
       signal: gone.signal,
     }).catch(() => 'aborted');
-    expect(await eventually(async () => (await leftovers(svc, 'life-dc')).length === 3, 3000)).toBe(
-      true,
-    );
+    const count = (n: number) => async () => (await leftovers(svc, 'life-dc')).length === n;
+    expect(await eventually(count(3), 3000)).toBe(true);
+    const kvs = await svc.client.getAll().prefix(`${svc.services.keys.slots}life-dc#h/`).exec();
+    const dcLease = kvs.kvs.find(kv => kv.value.toString().includes('"holder":"dc"'))?.lease;
+    expect(dcLease).toBeDefined();
     gone.abort();
     expect(await waiting).toBe('aborted');
-    // One waiter left: holder + the other waiter remain.
-    expect(await eventually(async () => (await leftovers(svc, 'life-dc')).length === 2, 3000)).toBe(
-      true,
-    );
+    // The disconnected waiter left: the holder and the other waiter remain, and its lease is gone.
+    expect(await eventually(count(2), 3000)).toBe(true);
+    const leaseGone = async () =>
+      Number((await svc.client.leaseClient.leaseTimeToLive({ ID: dcLease ?? '0' })).TTL) < 0;
+    expect(await eventually(leaseGone, 3000)).toBe(true);
     await call(svc.url, 'DELETE', `/v1/slots/life-dc/grants/${holder.body.token}`, {
       headers: { authorization: `Bearer ${holder.body.secret}` },
     });
-    const other = (await pending) as { status: number; body: { token: string; secret: string } };
+    const other = await pending;
     expect(other.status).toBe(201);
     await call(svc.url, 'DELETE', `/v1/slots/life-dc/grants/${other.body.token}`, {
       headers: { authorization: `Bearer ${other.body.secret}` },
     });
-    expect(await eventually(async () => (await leftovers(svc, 'life-dc')).length === 0, 3000)).toBe(
-      true,
-    );
-    expect(
-      await eventually(
-        async () => (await svc.client.leaseClient.leaseLeases()).leases.length <= leasesBefore - 1,
-        3000,
-      ),
-    ).toBe(true);
+    expect(await eventually(count(0), 3000)).toBe(true);
   });
 
   it('returns the same grant for a retried acquire with the same Idempotency-Key, and 422 for a different body', async () => {
@@ -216,12 +206,15 @@ describe('slot grants over HTTP', () => {
   it('grants several slots under one session and releases them all when the session ends', async () => {
     const s = await call(svc.url, 'POST', '/v1/sessions', { body: { ttlSeconds: 5 } });
     expect(s.status).toBe(201);
-    const leases = (await svc.client.leaseClient.leaseLeases()).leases.length;
+    const grantsBefore = await etcdCalls(svc, 'lease_grant');
     const g1 = await acquire('sess-a', { session: s.body.session });
     const g2 = await acquire('sess-b', { session: s.body.session });
     expect([g1.status, g2.status]).toEqual([201, 201]);
     expect(g1.body.session).toBe(true);
-    expect((await svc.client.leaseClient.leaseLeases()).leases.length).toBe(leases);
+    expect(await etcdCalls(svc, 'lease_grant')).toBe(grantsBefore);
+    const held = await svc.client.getAll().prefix(`${svc.services.keys.slots}sess-`).exec();
+    const sessionLease = BigInt(`0x${String(s.body.id)}`).toString();
+    expect(held.kvs.map(kv => kv.lease)).toEqual([sessionLease, sessionLease]);
     const kept = await call(svc.url, 'POST', `/v1/sessions/${s.body.id}/keepalive`, {
       headers: { authorization: `Bearer ${s.body.session}` },
     });
@@ -254,7 +247,7 @@ describe('slot grants over HTTP', () => {
           headers: { authorization: `Bearer ${current.secret}` },
         });
         const next = await Promise.race(results.map((p, idx) => p.then(r => ({ r, idx }))));
-        results.splice(next.idx, 1);
+        void results.splice(next.idx, 1);
         current = next.r.body;
       }
       await call(svc.url, 'DELETE', `/v1/slots/${slot}/grants/${current.token}`, {

@@ -62,7 +62,11 @@ export async function startTestService(
       closed = true;
       services.lifecycle.beginDrain();
       server.closeAllConnections();
-      await new Promise<void>(resolve => server.close(() => resolve()));
+      await new Promise<void>(resolve => {
+        server.close(() => {
+          resolve();
+        });
+      });
       await services.close();
       client.close();
     },
@@ -103,4 +107,10 @@ export async function call(
     // not JSON: keep the text
   }
   return { status: res.status, headers: res.headers, body };
+}
+
+/** How many etcd calls of kind `op` this service instance made (from its own metrics). */
+export async function etcdCalls(svc: TestService, op: string): Promise<number> {
+  const metric = await svc.services.metrics.etcdRequests.get();
+  return metric.values.filter(v => v.labels.op === op).reduce((sum, v) => sum + v.value, 0);
 }
