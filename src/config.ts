@@ -96,9 +96,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = configSchema.safeParse(present);
   if (!result.success) {
     const lines = result.error.issues.map(issue => {
-      const name = issue.path.join('.') || 'config';
-      const given = typeof issue.path[0] === 'string' ? present[issue.path[0]] : undefined;
-      return `  ${name}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(given)})`}`;
+      const [variable, ...rest] = issue.path;
+      const name = typeof variable === 'string' ? variable : 'config';
+      const item = typeof rest[0] === 'number' ? ` (item ${rest[0] + 1})` : '';
+      const given = typeof variable === 'string' ? present[variable] : undefined;
+      return `  ${name}: ${issue.message}${item}${given === undefined ? '' : ` (got ${JSON.stringify(given)})`}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }

@@ -93,6 +93,9 @@ export function isUnavailable(err: unknown): boolean {
   ) {
     return true;
   }
+  // Errors from streams reach us uncast, with the gRPC status code: 14 UNAVAILABLE, 4 DEADLINE_EXCEEDED.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 14 || code === 4) return true;
   if (err instanceof EtcdError || (err instanceof Error && err.name.startsWith('GRPC'))) {
     const message = err.message.toLowerCase();
     return unavailableMessages.some(m => message.includes(m));
