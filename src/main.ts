@@ -76,6 +76,9 @@ async function main(): Promise<void> {
       api: `http://${shown}:${port}/v1`,
       metrics: `http://${shown}:${port}/metrics`,
       etcd: endpoints,
+      ...(embedded === undefined
+        ? {}
+        : { etcdPid: embedded.member.pid, etcdDataDir: embedded.dataDir }),
     },
     `slotlock listening on http://${shown}:${port} (API /v1, metrics /metrics, docs /docs); etcd at ${endpoints.join(',')}` +
       (embedded === undefined ? '' : ` (embedded, data in ${embedded.dataDir})`),
@@ -93,12 +96,17 @@ async function main(): Promise<void> {
         resolve();
       });
     });
+    // Keep-alive sockets go idle as their last responses finish: close them as they do.
+    const idle = setInterval(() => {
+      server.closeIdleConnections();
+    }, 50);
     server.closeIdleConnections();
     const deadline = setTimeout(() => {
       server.closeAllConnections();
     }, config.SHUTDOWN_GRACE_MS);
     await closed;
     clearTimeout(deadline);
+    clearInterval(idle);
     await services.close();
     client.close();
     if (embedded !== undefined) await embedded.stop();
