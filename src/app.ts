@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections.js';
 import { healthRouter } from './http/health.js';
 import { notFound, problemHandler } from './http/problem.js';
@@ -17,6 +18,7 @@ export function createApp(s: Services): Express {
   app.set('etag', false);
   app.use(httpLogger(s.log));
   app.use(healthRouter(s));
+  app.use(docsRouter(s));
   app.use(
     express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }),
   );

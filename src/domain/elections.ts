@@ -172,9 +172,11 @@ export class Elections {
       );
       const kv = head.kvs[0];
       if (kv === undefined) return { election: name, leader: null, revision: head.revision };
+      if (kv.lease === '0') {
+        return { election: name, leader: leaderView(kv, 0), revision: head.revision };
+      }
       const sentAt = performance.now();
-      const ttl =
-        kv.lease === '0' ? { ttlS: 0 } : await this.d.store.leaseTimeToLive(kv.lease, opts);
+      const ttl = await this.d.store.leaseTimeToLive(kv.lease, opts);
       if (ttl.ttlS > 0) {
         const left = Math.max(0, Math.floor(ttl.ttlS * 1000 - (performance.now() - sentAt)));
         return { election: name, leader: leaderView(kv, left), revision: head.revision };

@@ -89,7 +89,7 @@ export function electionsRouter(s: Services): Router {
         // The status is already sent: report the problem as an event; the client reconnects.
         const e = err instanceof DomainError ? err : new DomainError('internal', String(err));
         if (e.code === 'internal') req.log.error({ err }, 'observe stream failed');
-        stream.send('error', undefined, {
+        stream.send('problem', undefined, {
           type: problemType(e.code),
           code: e.code,
           detail: e.message,
