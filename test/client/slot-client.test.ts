@@ -21,12 +21,17 @@ describe('SlotClient', () => {
   });
 
   it('acquires a grant with a decimal-string token and releases it', async () => {
+    const sentAt = performance.now();
     const grant = await slots.acquire({ slot: 'round/trip', holder: 'w1', ttlSeconds: 5 });
     grants.push(grant);
+    const took = performance.now() - sentAt;
     expect(grant.token).toMatch(/^[1-9][0-9]*$/);
     expect(grant).toMatchObject({ slot: 'round/trip', holder: 'w1', capacity: 1, ttlSeconds: 5 });
     expect(grant.signal.aborted).toBe(false);
-    expect(grant.expiresInMs()).toBeGreaterThan(4000);
+    // TTL minus the 500 ms margin, counted from when the acquire was sent; the server's own
+    // expiresInMs is already short of the TTL by at most the round trip.
+    expect(grant.expiresInMs()).toBeLessThanOrEqual(4_500);
+    expect(grant.expiresInMs()).toBeGreaterThanOrEqual(4_500 - 2 * took - 5);
     const held = await slots.inspect('round/trip');
     expect(held.holders.map(h => h.token)).toEqual([grant.token]);
     expect(await slots.check('round/trip', grant.token)).toMatchObject({ current: true });
