@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections.js';
+import { fencingRouter } from './http/fencing.js';
 import { healthRouter } from './http/health.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { sessionsRouter } from './http/sessions.js';
@@ -19,6 +20,8 @@ export function createApp(s: Services): Express {
   app.use(httpLogger(s.log));
   app.use(healthRouter(s));
   app.use(docsRouter(s));
+  // Before the 16 KiB parser: fenced values may be up to 64 KiB (the router parses its own bodies).
+  app.use(fencingRouter(s));
   app.use(
     express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }),
   );

@@ -3,10 +3,12 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { Cleanup } from './domain/cleanup.js';
 import { Elections } from './domain/elections.js';
+import { FencedStore } from './domain/fenced-store.js';
 import { Semaphore } from './domain/semaphore.js';
 import { Sessions } from './domain/sessions.js';
 import { SlotReader } from './domain/slot-reader.js';
 import { SlotWatch } from './domain/slot-watch.js';
+import { StaleReports } from './domain/stale-reports.js';
 import { KeyLayout, slotSpace } from './etcd/keys.js';
 import { LeaseKeeper } from './etcd/lease-keeper.js';
 import { EtcdStore } from './etcd/store.js';
@@ -31,6 +33,10 @@ export interface Services {
   sessions: Sessions;
   /** Leader elections (a second semaphore and watch, over the election key space). */
   elections: Elections;
+  /** Fenced records in etcd, written only with a live, not-lower token. */
+  fenced: FencedStore;
+  /** Stale-token reports from resources outside etcd. */
+  staleReports: StaleReports;
   /** Starts the watches; resolves once they are anchored at a revision. */
   start(): Promise<void>;
   /** Stops watches and streams and waits (bounded) for cleanup; never revokes holders' leases. */
@@ -99,6 +105,8 @@ export function createServices(
     reader: new SlotReader(store, slots, metrics),
     sessions: new Sessions(store, keys, leases),
     elections,
+    fenced: new FencedStore({ store, keys, space: slots, metrics, log }),
+    staleReports: new StaleReports(store, metrics, log),
     start: async () => {
       await watch.start();
       await elections.start();

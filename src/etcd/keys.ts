@@ -8,7 +8,8 @@
  *   <p>e/<name>#h/<id>          election candidate, on its lease (same layout as slots)
  *   <p>e/<name>#r               last resignation of the election
  *   <p>x/<lease-hex>/<id>       client session marker, on the session's lease
- *   <p>f/<slot>#v               fenced record of a slot, written only with a live token
+ *   <p>f/<slot>#v/<record>      fenced record of a slot: {token, value, at}, written only with a
+ *                               live token not lower than the one stored; no lease
  */
 export class KeyLayout {
   readonly slots: string;
@@ -27,8 +28,9 @@ export class KeyLayout {
     return `${this.sessions}${leaseHex}/${sessionId}`;
   }
 
-  fencedRecord(slot: string): string {
-    return `${this.fenced}${slot}#v`;
+  /** The key of fenced record `record` of `slot` (record names contain no "/" or "#"). */
+  fencedRecord(slot: string, record: string): string {
+    return `${this.fenced}${slot}#v/${record}`;
   }
 }
 

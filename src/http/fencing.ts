@@ -1,0 +1,110 @@
+import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { DomainError } from '../domain/errors.js';
+import type { Services } from '../services.js';
+import { bearer, requestSignal, requireJson } from './request.js';
+import { fencingToken, slotName } from './schemas.js';
+import { parseInput } from './validate.js';
+
+/** Largest fenced value, in UTF-8 bytes (etcd's own request limit is 1.5 MiB). */
+export const FENCED_VALUE_MAX_BYTES = 64 * 1024;
+/** Body limit of a fenced write: room for a 64 KiB value even when JSON escapes every byte. */
+const BODY_LIMIT_BYTES = 6 * FENCED_VALUE_MAX_BYTES + 4096;
+
+/** Record names: one path segment of 1 to 128 characters `[A-Za-z0-9._:-]`. */
+export const recordName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -');
+
+/** A resource label in stale reports: short and bounded (it is logged, never a metric label). */
+export const resourceLabel = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[A-Za-z0-9._:/-]+$/, 'may contain only letters, digits and . _ : / -');
+
+const recordParams = z.strictObject({ slot: slotName, record: recordName });
+const slotParams = z.strictObject({ slot: slotName });
+const writeBody = z.strictObject({
+  token: fencingToken,
+  value: z.string('must be a string (serialize structured data yourself)'),
+});
+const reportBody = z.strictObject({
+  token: fencingToken,
+  highestSeen: fencingToken,
+  resource: resourceLabel,
+});
+
+/**
+ * The fencing API: a fenced record store inside etcd that only takes writes from a live holder
+ * whose token is not lower than the record's, and stale-token reports from resources outside etcd.
+ * Mounted before the app's 16 KiB JSON parser, because a fenced value may be up to 64 KiB.
+ */
+export function fencingRouter(s: Services): Router {
+  const r = Router();
+  const json = fencedJson();
+
+  r.put('/v1/slots/:slot/fenced/:record', json, async (req, res) => {
+    requireJson(req);
+    const { slot, record } = parseInput(recordParams, req.params, '/params');
+    const secret = bearer(req);
+    const { token, value } = parseInput(writeBody, req.body ?? {}, '/body');
+    if (Buffer.byteLength(value) > FENCED_VALUE_MAX_BYTES) {
+      throw new DomainError(
+        'payload_too_large',
+        `/body/value: must be at most ${FENCED_VALUE_MAX_BYTES} bytes (UTF-8); nothing was written`,
+        { extensions: { errors: [{ pointer: '/body/value', detail: 'larger than 64 KiB' }] } },
+      );
+    }
+    const out = await s.fenced.write(
+      { slot, record, token, secret, value },
+      { signal: requestSignal(res, s.lifecycle) },
+    );
+    res.json({ slot, record, token, applied: true, revision: out.revision });
+  });
+
+  r.get('/v1/slots/:slot/fenced/:record', async (req, res) => {
+    const { slot, record } = parseInput(recordParams, req.params, '/params');
+    const v = await s.fenced.read(slot, record, { signal: requestSignal(res, s.lifecycle) });
+    res.json({ slot, record, value: v.value, token: v.token, revision: v.revision });
+  });
+
+  r.post('/v1/slots/:slot/stale-reports', json, async (req, res) => {
+    requireJson(req);
+    const { slot } = parseInput(slotParams, req.params, '/params');
+    const input = parseInput(reportBody, req.body ?? {}, '/body');
+    const out = await s.staleReports.report(
+      { slot, ...input },
+      { signal: requestSignal(res, s.lifecycle) },
+    );
+    res.status(202).json({ slot, ...input, revision: out.revision });
+  });
+
+  r.use(tooLarge);
+  return r;
+}
+
+/** The JSON parser of these routes (the app's 16 KiB parser runs after this router). */
+function fencedJson(): RequestHandler {
+  return express.json({
+    limit: BODY_LIMIT_BYTES,
+    strict: true,
+    type: ['application/json', 'application/*+json'],
+  });
+}
+
+/** Names this router's own body limit when a body exceeds it; other errors pass on. */
+const tooLarge: ErrorRequestHandler = (err: unknown, _req, _res, next) => {
+  if ((err as { type?: unknown } | null)?.type === 'entity.too.large') {
+    next(
+      new DomainError(
+        'payload_too_large',
+        `the request body is larger than ${BODY_LIMIT_BYTES} bytes; nothing was written`,
+      ),
+    );
+    return;
+  }
+  next(err);
+};
