@@ -34,3 +34,12 @@ export {
   localDeadline,
   monotonicNow,
 } from './monotonic-deadline.js';
+export {
+  FencingClient,
+  StaleTokenError,
+  type FencedValue,
+  type FencedWriteOptions,
+  type FencedWriteResult,
+  type FencingClientOptions,
+  type StaleReportOptions,
+} from './fencing.js';
