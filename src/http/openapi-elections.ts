@@ -142,7 +142,7 @@ function registerReadPaths(reg: OpenAPIRegistry): void {
     description:
       'Each change is an event "leader" whose data is a LeaderState and whose id is the etcd ' +
       'revision; reconnect with Last-Event-ID to resume without missing a change. Failures ' +
-      'after the 200 arrive as an event "error" with {type, code, detail}; then reconnect.',
+      'after the 200 arrive as an event "problem" with {type, code, detail}; then reconnect.',
     request: {
       params: electionParams,
       headers: z.object({

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 import { errorCodes } from '../domain/errors.js';
 import { registerElectionPaths } from './openapi-elections.js';
+import { registerFencingPaths } from './openapi-fencing.js';
 import { retryAfterHeader } from './openapi-problems.js';
 import { registerSessionPaths } from './openapi-sessions.js';
 import { registerSlotPaths } from './openapi-slots.js';
@@ -50,6 +51,7 @@ export function buildOpenApi(limits: Limits): OpenApiDocument {
   registerSlotPaths(reg, limits);
   registerSessionPaths(reg, limits);
   registerElectionPaths(reg, limits);
+  registerFencingPaths(reg);
   registerHealthPaths(reg);
   return new OpenApiGeneratorV31(reg.definitions).generateDocument({
     openapi: '3.1.0',
