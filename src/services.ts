@@ -12,7 +12,7 @@ import { StaleReports } from './domain/stale-reports.js';
 import { KeyLayout, slotSpace } from './etcd/keys.js';
 import { LeaseKeeper } from './etcd/lease-keeper.js';
 import { EtcdStore } from './etcd/store.js';
-import type { Limits } from './http/schemas.js';
+import { limitsOf, type Limits } from './http/schemas.js';
 import { Lifecycle } from './lifecycle.js';
 import type { Metrics } from './metrics.js';
 
@@ -86,13 +86,7 @@ export function createServices(
   });
   return {
     config,
-    limits: {
-      ttlMinS: config.TTL_MIN_S,
-      ttlMaxS: config.TTL_MAX_S,
-      ttlDefaultS: config.TTL_DEFAULT_S,
-      waitMaxMs: config.WAIT_MAX_MS,
-      capacityMax: config.CAPACITY_MAX,
-    },
+    limits: limitsOf(config),
     log,
     metrics,
     lifecycle,

@@ -44,6 +44,8 @@ export interface HolderRecord {
   session: boolean;
   at: number;
   value?: string | undefined;
+  /** Lock-delay of the slot in ms (0: none); all contenders of a slot agree on it. */
+  lockDelayMs?: number | undefined;
 }
 
 export function encodeHolder(record: HolderRecord): string {
@@ -63,6 +65,7 @@ export function decodeHolder(kv: KeyValue): HolderRecord | undefined {
       session: parsed.session === true,
       at: typeof parsed.at === 'number' ? parsed.at : 0,
       value: typeof parsed.value === 'string' ? parsed.value : undefined,
+      lockDelayMs: typeof parsed.lockDelayMs === 'number' ? parsed.lockDelayMs : 0,
     };
   } catch {
     return undefined;

@@ -19,6 +19,7 @@ import { SlotQueue } from './slot-queue.js';
 import type { SlotWatch } from './slot-watch.js';
 import { Waiter } from './waiter.js';
 import { grantGoneOrNotHolder } from './ownership.js';
+import { blockedPlaces, delayKeysOp, writeDelayKey } from './lock-delay.js';
 
 /** A client session an acquire runs under: its lease and the marker key that proves it is live. */
 export interface SessionRef {
@@ -37,6 +38,8 @@ export interface AcquireRequest {
   session?: SessionRef | undefined;
   /** A value published with the grant (elections: the leader's value). */
   value?: string | undefined;
+  /** Per-slot lock-delay in ms after an unclean expiry (0 or absent: none); per-grant leases only. */
+  lockDelayMs?: number | undefined;
 }
 
 export interface SemaphoreDeps {
@@ -129,6 +132,7 @@ export class Semaphore {
       ttlS: req.ttlS,
       session: req.session?.leaseId ?? null,
       value: req.value ?? null,
+      lockDelayMs: req.lockDelayMs ?? 0,
     });
     const leaseSentAt = performance.now();
     const leaseId = req.session?.leaseId ?? (await store.leaseGrant(req.ttlS, { signal }));
@@ -148,6 +152,7 @@ export class Semaphore {
       session: !perGrantLease,
       at: Date.now(),
       value: req.value,
+      lockDelayMs: req.lockDelayMs ?? 0,
     });
     const sessionTtl = perGrantLease ? undefined : this.sessionTtl(leaseId, signal);
     let res;
@@ -167,7 +172,7 @@ export class Semaphore {
                   },
                 ]),
           ],
-          success: [{ put: { key, value, lease: leaseId } }, head],
+          success: [{ put: { key, value, lease: leaseId } }, head, delayKeysOp(space, req.slot)],
           failure: [
             { range: { key } },
             head,
@@ -193,12 +198,18 @@ export class Semaphore {
     const token = res.revision;
     const first = rangeAt(res.results, 1).kvs;
     const oldest = first[0] === undefined ? undefined : decodeHolder(first[0]);
-    if (first[0]?.key !== key && oldest !== undefined && oldest.capacity !== req.capacity) {
+    const lockDelayMs = req.lockDelayMs ?? 0;
+    if (
+      first[0]?.key !== key &&
+      oldest !== undefined &&
+      (oldest.capacity !== req.capacity || (oldest.lockDelayMs ?? 0) !== lockDelayMs)
+    ) {
       this.undo(key, token, perGrantLease ? leaseId : undefined);
       throw new DomainError(
         'capacity_conflict',
-        `${this.d.space.noun} "${req.slot}" is in use with capacity ${oldest.capacity}, not ${req.capacity}`,
-        { extensions: { capacity: oldest.capacity } },
+        `${this.d.space.noun} "${req.slot}" is in use with capacity ${oldest.capacity} and lock-delay ` +
+          `${oldest.lockDelayMs ?? 0} ms, not ${req.capacity} and ${lockDelayMs} ms`,
+        { extensions: { capacity: oldest.capacity, lockDelayMs: oldest.lockDelayMs ?? 0 } },
       );
     }
     const base = {
@@ -212,23 +223,48 @@ export class Semaphore {
       session: !perGrantLease,
       value: req.value,
     };
-    if (first.some(kv => kv.key === key)) {
+    const place = first.findIndex(kv => kv.key === key);
+    const blocked = blockedPlaces(rangeAt(res.results, 2).kvs, first);
+    if (place >= 0 && place + blocked < req.capacity) {
+      try {
+        await this.confirmDelayKey(req, token, key, signal);
+      } catch (err) {
+        this.undo(key, token, perGrantLease ? leaseId : undefined);
+        throw err;
+      }
       this.granted.set(key, performance.now());
       const expiresInMs = await this.expiresIn(req.ttlS, leaseSentAt, sessionTtl);
       return { ...base, expiresInMs, waited: false };
     }
     if (req.waitMs <= 0) {
       this.undo(key, token, perGrantLease ? leaseId : undefined);
+      const noun = this.d.space.noun;
       throw new DomainError(
-        'slot_busy',
-        `slot "${req.slot}" has ${req.capacity} holder(s) already`,
-        {
-          retryAfterS: this.d.retryAfterS,
-          extensions: { capacity: req.capacity },
-        },
+        noun === 'election' ? 'not_leader' : 'slot_busy',
+        blocked > 0
+          ? `${noun} "${req.slot}" is closed by lock-delay after a holder expired without releasing`
+          : `${noun} "${req.slot}" has ${req.capacity} holder(s) already`,
+        { retryAfterS: this.d.retryAfterS, extensions: { capacity: req.capacity } },
       );
     }
     return this.wait(req, base, key, leaseId, perGrantLease, leaseSentAt, signal);
+  }
+
+  /** For a slot with lock-delay, writes the new holder's delay key before the grant is answered. */
+  private async confirmDelayKey(
+    req: AcquireRequest,
+    token: FencingToken,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const lockDelayMs = req.lockDelayMs ?? 0;
+    if (lockDelayMs <= 0) return;
+    await writeDelayKey(
+      this.d.store,
+      this.d.space,
+      { name: req.slot, token, holderKey: key, ttlS: req.ttlS, lockDelayMs },
+      signal,
+    );
   }
 
   private async wait(
@@ -258,6 +294,7 @@ export class Semaphore {
     if (this.d.watch.deliveredRevision > BigInt(base.token)) queue.evaluate();
     try {
       const { lastKeepAliveSentAt, handover } = await waiter.promise;
+      await this.confirmDelayKey(req, base.token, key, signal);
       if (handover !== undefined) this.d.onHandover?.(req.slot, handover);
       this.granted.set(key, performance.now());
       const sessionTtl = perGrantLease ? undefined : this.sessionTtl(leaseId, signal);
@@ -333,9 +370,13 @@ export class Semaphore {
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ ttlS: number; expiresInMs: number }> {
     try {
-      const kv = await this.ownedKey(slot, token, secret, opts.signal);
+      const { kv, delayLease } = await this.ownedKey(slot, token, secret, opts.signal);
       const sentAt = performance.now();
-      const ttl = await this.d.leases.keepAlive(kv.lease, opts);
+      // A lock-delay key's lease is renewed with the grant so it keeps outliving it by the delay.
+      const [ttl] = await Promise.all([
+        this.d.leases.keepAlive(kv.lease, opts),
+        delayLease === undefined ? 0 : this.d.leases.keepAlive(delayLease, opts),
+      ]);
       if (ttl <= 0)
         throw new DomainError(
           'grant_gone',
@@ -375,6 +416,9 @@ export class Semaphore {
               value: JSON.stringify({ token, at: Date.now() }),
             },
           },
+          // A clean release opens a lock-delay slot at once: its delay key goes too.
+          { range: { key: space.delay(slot, token) } },
+          { delete: { key: space.delay(slot, token) } },
         ],
         failure: [ownerProbe(space.contenders(slot), token)],
       },
@@ -386,6 +430,8 @@ export class Semaphore {
     if (kv !== undefined && decodeHolder(kv)?.session !== true && kv.lease !== '0') {
       this.revokeLater(kv.lease);
     }
+    const delay = rangeAt(res.results, 3).kvs[0];
+    if (delay !== undefined && delay.lease !== '0') this.revokeLater(delay.lease);
   }
 
   /**
@@ -399,7 +445,7 @@ export class Semaphore {
     value: string,
     opts: { signal?: AbortSignal } = {},
   ): Promise<void> {
-    const kv = await this.ownedKey(name, token, secret, opts.signal);
+    const { kv } = await this.ownedKey(name, token, secret, opts.signal);
     const record = decodeHolder(kv);
     if (record === undefined) throw new DomainError('internal', 'the holder record is unreadable');
     const res = await this.d.store.txn(
@@ -461,13 +507,13 @@ export class Semaphore {
     token: FencingToken,
     secret: string,
     signal: AbortSignal | undefined,
-  ): Promise<KeyValue> {
+  ): Promise<{ kv: KeyValue; delayLease: string | undefined }> {
     const { store, space } = this.d;
     const key = space.contender(slot, idOfSecret(secret));
     const res = await store.txn(
       {
         compare: [{ key, target: 'create', op: '==', value: token }],
-        success: [{ range: { key } }],
+        success: [{ range: { key } }, { range: { key: space.delay(slot, token) } }],
         failure: [ownerProbe(space.contenders(slot), token)],
       },
       { signal },
@@ -476,7 +522,8 @@ export class Semaphore {
     if (!res.succeeded || kv === undefined) {
       throw grantGoneOrNotHolder(this.d.space.noun, slot, token, rangeAt(res.results, 0).count);
     }
-    return kv;
+    const delay = rangeAt(res.results, 1).kvs[0];
+    return { kv, delayLease: delay === undefined || delay.lease === '0' ? undefined : delay.lease };
   }
 
   private queueFor(slot: string): SlotQueue {

@@ -1,8 +1,30 @@
-import type { EtcdStore } from '../etcd/store.js';
+import { rangeAt, type EtcdStore } from '../etcd/store.js';
+import { blockedPlaces, delayKeysOp } from './lock-delay.js';
 import type { ContenderSpace } from '../etcd/keys.js';
 import type { WatchEvent } from '../etcd/watch.js';
 import { DomainError } from './errors.js';
 import type { Handover } from './grant.js';
+
+/**
+ * TEST-ONLY negative controls (test/reliability/negative-controls.test.ts): deliberately broken
+ * modes that the chaos checkers must catch. Read once from SLOTLOCK_UNSAFE_TEST_MODE; any value
+ * without NODE_ENV=test throws here, so a process started that way refuses to start.
+ *   skip-recheck        promote the oldest local waiter on a watched delete, without the read
+ *   grant-without-head  grant every waiting acquire at once, whatever its place in the queue
+ */
+export const unsafeTestMode = ((): 'skip-recheck' | 'grant-without-head' | undefined => {
+  const mode = process.env.SLOTLOCK_UNSAFE_TEST_MODE;
+  if (mode === undefined || mode === '') return undefined;
+  if (
+    process.env.NODE_ENV !== 'test' ||
+    (mode !== 'skip-recheck' && mode !== 'grant-without-head')
+  ) {
+    throw new Error(
+      `refusing to start: SLOTLOCK_UNSAFE_TEST_MODE=${mode} breaks mutual exclusion on purpose and is only accepted (skip-recheck|grant-without-head) with NODE_ENV=test`,
+    );
+  }
+  return mode;
+})();
 
 /** A request of this replica waiting for its contender key to reach the first N of a slot. */
 export interface LocalWaiter {
@@ -39,6 +61,11 @@ export class SlotQueue {
   }
 
   add(waiter: LocalWaiter): void {
+    // UNSAFE TEST MODE (negative control): a waiter is granted without reaching the head.
+    if (unsafeTestMode === 'grant-without-head') {
+      waiter.promote('0', undefined);
+      return;
+    }
     this.waiters.set(waiter.key, waiter);
   }
 
@@ -69,6 +96,13 @@ export class SlotQueue {
           ),
         );
       }
+    }
+    // UNSAFE TEST MODE (negative control): trust the delete event instead of re-reading the queue.
+    const oldest = this.waiters.values().next().value;
+    if (freed && unsafeTestMode === 'skip-recheck' && oldest !== undefined) {
+      this.waiters.delete(oldest.key);
+      oldest.promote(events[events.length - 1]?.revision ?? '0', undefined);
+      return;
     }
     if (freed) this.evaluate();
   }
@@ -105,18 +139,29 @@ export class SlotQueue {
       for (const w of this.waiters.values()) limit = Math.max(limit, w.capacity);
       try {
         this.reads.count++;
-        const head = await this.store.range({
-          prefix: this.space.contenders(this.slot),
-          sort: { target: 'create', order: 'asc' },
-          limit,
-          keysOnly: true,
+        // One transaction: the head of the queue and the lock-delay keys still blocking places.
+        const read = await this.store.txn({
+          compare: [],
+          success: [
+            {
+              range: {
+                prefix: this.space.contenders(this.slot),
+                sort: { target: 'create', order: 'asc' },
+                limit,
+                keysOnly: true,
+              },
+            },
+            delayKeysOp(this.space, this.slot),
+          ],
         });
-        head.kvs.forEach((kv, index) => {
+        const head = rangeAt(read.results, 0).kvs;
+        const blocked = blockedPlaces(rangeAt(read.results, 1).kvs, head);
+        head.forEach((kv, index) => {
           const w = this.waiters.get(kv.key);
-          if (w !== undefined && index < w.capacity) {
+          if (w !== undefined && index + blocked < w.capacity) {
             this.waiters.delete(kv.key);
             w.promote(
-              head.revision,
+              read.revision,
               vacancy === undefined
                 ? undefined
                 : { ms: performance.now() - vacancy.at, reason: vacancy.reason },

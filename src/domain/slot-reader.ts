@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics.js';
 import { DomainError } from './errors.js';
 import { compareTokens, decodeHolder, type FencingToken } from './grant.js';
 import { idOfSecret, secretFromIdempotencyKey } from './secrets.js';
+import { blockedPlaces, delayKeysOp } from './lock-delay.js';
 
 /** A holder as shown to anyone: never its secret. */
 export interface HolderView {
@@ -19,6 +20,10 @@ export interface SlotView {
   capacity: number | null;
   holders: HolderView[];
   waiting: number;
+  /** The slot's lock-delay (0: none). */
+  lockDelayMs: number;
+  /** Places held closed by holders that expired without releasing, until their delay passes. */
+  blockedByLockDelay: number;
   lastReleasedToken: FencingToken | null;
   revision: string;
 }
@@ -50,6 +55,7 @@ export class SlotReader {
           { range: { prefix, sort: { target: 'create', order: 'asc' }, limit: 1 } },
           { range: { prefix, countOnly: true } },
           { range: { key: this.space.releaseMarker(slot) } },
+          delayKeysOp(this.space, slot),
         ],
       },
       opts,
@@ -57,25 +63,29 @@ export class SlotReader {
     const oldest = rangeAt(first.results, 0).kvs[0];
     const total = rangeAt(first.results, 1).count;
     const marker = rangeAt(first.results, 2).kvs[0];
-    const capacity = oldest === undefined ? null : (decodeHolder(oldest)?.capacity ?? 1);
+    const delays = rangeAt(first.results, 3).kvs;
+    const record = oldest === undefined ? undefined : decodeHolder(oldest);
+    const capacity = oldest === undefined ? null : (record?.capacity ?? 1);
     let holders: KeyValue[] = [];
+    let blocked = delays.length;
     if (capacity !== null) {
       const head = await this.store.range(
-        {
-          prefix,
-          sort: { target: 'create', order: 'asc' },
-          limit: Math.min(capacity, this.maxHoldersShown),
-        },
+        { prefix, sort: { target: 'create', order: 'asc' }, limit: capacity },
         opts,
       );
-      holders = head.kvs;
+      blocked = blockedPlaces(delays, head.kvs);
+      holders = head.kvs.slice(0, Math.max(0, capacity - blocked));
     }
-    const views = await Promise.all(holders.map(kv => this.holderView(kv, opts.signal)));
+    const views = await Promise.all(
+      holders.slice(0, this.maxHoldersShown).map(kv => this.holderView(kv, opts.signal)),
+    );
     return {
       slot,
       capacity,
       holders: views,
-      waiting: Math.max(0, total - Math.min(total, capacity ?? 0)),
+      waiting: Math.max(0, total - holders.length),
+      lockDelayMs: record?.lockDelayMs ?? delayOf(delays[0]),
+      blockedByLockDelay: blocked,
       lastReleasedToken: marker === undefined ? null : markerToken(marker),
       revision: first.revision,
     };
@@ -209,5 +219,16 @@ function markerToken(kv: KeyValue): FencingToken | null {
     return typeof parsed.token === 'string' ? parsed.token : null;
   } catch {
     return null;
+  }
+}
+
+/** The lock-delay recorded in a delay key (used when no contender is left to ask). */
+function delayOf(kv: KeyValue | undefined): number {
+  if (kv === undefined) return 0;
+  try {
+    const parsed = JSON.parse(kv.value) as { lockDelayMs?: unknown };
+    return typeof parsed.lockDelayMs === 'number' ? parsed.lockDelayMs : 0;
+  } catch {
+    return 0;
   }
 }

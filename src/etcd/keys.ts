@@ -5,6 +5,7 @@
  *
  *   <p>s/<slot>#h/<holder-id>   contender (holder or waiter) of a slot, on its grant or session lease
  *   <p>s/<slot>#r               last clean release of the slot: {token, at}; no lease
+ *   <p>s/<slot>#d/<token>       lock-delay key of a holder, on a lease of TTL + delay (see lock-delay.ts)
  *   <p>e/<name>#h/<id>          election candidate, on its lease (same layout as slots)
  *   <p>e/<name>#r               last resignation of the election
  *   <p>x/<lease-hex>/<id>       client session marker, on the session's lease
@@ -49,6 +50,10 @@ export interface ContenderSpace {
   contender(name: string, id: string): string;
   /** The key recording the last clean release of `name`. */
   releaseMarker(name: string): string;
+  /** The prefix of the lock-delay keys of `name` (one per holder of a slot with lock-delay). */
+  delays(name: string): string;
+  /** The lock-delay key of the holder whose token is `token`. */
+  delay(name: string, token: string): string;
   /** Splits a key of the space into its name and the part after "#". */
   parse(key: string): { name: string; rest: string } | undefined;
 }
@@ -70,6 +75,8 @@ function spaceOf(noun: string, root: string): ContenderSpace {
     contenders: name => `${root}${name}#h/`,
     contender: (name, id) => `${root}${name}#h/${id}`,
     releaseMarker: name => `${root}${name}#r`,
+    delays: name => `${root}${name}#d/`,
+    delay: (name, token) => `${root}${name}#d/${token}`,
     parse: key => {
       if (!key.startsWith(root)) return undefined;
       const tail = key.slice(root.length);

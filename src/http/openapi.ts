@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import type { Config } from '../config.js';
 import { errorCodes } from '../domain/errors.js';
 import { registerElectionPaths } from './openapi-elections.js';
 import { registerFencingPaths } from './openapi-fencing.js';
@@ -18,16 +17,8 @@ const { version } = JSON.parse(
 /** The OpenAPI 3.1 document object (as the generator returns it). */
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
-/** The request limits a configuration implies (the same mapping createServices uses). */
-export function limitsOf(c: Config): Limits {
-  return {
-    ttlMinS: c.TTL_MIN_S,
-    ttlMaxS: c.TTL_MAX_S,
-    ttlDefaultS: c.TTL_DEFAULT_S,
-    waitMaxMs: c.WAIT_MAX_MS,
-    capacityMax: c.CAPACITY_MAX,
-  };
-}
+import { limitsOf } from './schemas.js';
+export { limitsOf };
 
 /**
  * The OpenAPI 3.1 description of the slotlock HTTP API, generated from the zod schemas the

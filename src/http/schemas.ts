@@ -1,5 +1,6 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import type { Config } from '../config.js';
 
 extendZodWithOpenApi(z);
 
@@ -10,6 +11,19 @@ export interface Limits {
   ttlDefaultS: number;
   waitMaxMs: number;
   capacityMax: number;
+  lockDelayMaxMs: number;
+}
+
+/** The request limits a configuration implies. */
+export function limitsOf(c: Config): Limits {
+  return {
+    ttlMinS: c.TTL_MIN_S,
+    ttlMaxS: c.TTL_MAX_S,
+    ttlDefaultS: c.TTL_DEFAULT_S,
+    waitMaxMs: c.WAIT_MAX_MS,
+    capacityMax: c.CAPACITY_MAX,
+    lockDelayMaxMs: c.LOCK_DELAY_MAX_MS,
+  };
 }
 
 const INT64_MAX = 9223372036854775807n;
@@ -77,6 +91,16 @@ export function acquireBody(l: Limits) {
           description:
             'How long to wait in the queue; 0 or absent = try once. Or use Prefer: wait=N',
         }),
+      lockDelayMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(l.lockDelayMaxMs, `must be at most ${l.lockDelayMaxMs}`)
+        .optional()
+        .openapi({
+          description:
+            'Per-slot lock-delay: after a holder expires without releasing, its place stays closed this long (ms). Must match the slot; not with a session.',
+        }),
       session: z.string().max(200).optional().openapi({
         description: 'Session token from POST /v1/sessions; the grant then lives on that session',
       }),
@@ -125,6 +149,8 @@ export const slotView = z
       }),
     ),
     waiting: z.number().int(),
+    lockDelayMs: z.number().int(),
+    blockedByLockDelay: z.number().int(),
     lastReleasedToken: fencingToken.nullable(),
     revision: z.string(),
   })

@@ -42,6 +42,12 @@ export function slotsRouter(s: Services): Router {
       rawKey === undefined
         ? undefined
         : parseInput(idempotencyKey, rawKey, '/headers/idempotency-key');
+    if (input.session !== undefined && (input.lockDelayMs ?? 0) > 0) {
+      throw new InvalidInputError(
+        'lock-delay needs a per-grant lease; it cannot be used with a session',
+        [{ pointer: '/body/lockDelayMs', detail: 'not allowed together with session' }],
+      );
+    }
     const session = input.session === undefined ? undefined : s.sessions.resolve(input.session);
     const waitMs = input.waitMs ?? preferred ?? 0;
     const grant = await s.semaphore.acquire(
@@ -53,6 +59,7 @@ export function slotsRouter(s: Services): Router {
         waitMs,
         idempotencyKey: key,
         session,
+        lockDelayMs: input.lockDelayMs,
       },
       { signal: requestSignal(res, s.lifecycle) },
     );
