@@ -6,7 +6,8 @@
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
-import { buildOpenApi, limitsOf } from '../src/http/openapi.js';
+import { buildOpenApi } from '../src/http/openapi.js';
+import { limitsOf } from '../src/http/schemas.js';
 
 /** `value` with every object's keys in sorted order (arrays keep their order). */
 function sortKeys(value: unknown): unknown {

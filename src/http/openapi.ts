@@ -17,9 +17,6 @@ const { version } = JSON.parse(
 /** The OpenAPI 3.1 document object (as the generator returns it). */
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
-import { limitsOf } from './schemas.js';
-export { limitsOf };
-
 /**
  * The OpenAPI 3.1 description of the slotlock HTTP API, generated from the zod schemas the
  * handlers validate with; `limits` fill in the TTL, capacity and long-poll bounds. The committed

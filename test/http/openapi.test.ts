@@ -9,8 +9,14 @@ import {
   staleReport,
   staleReportRequest,
 } from '../../src/http/openapi-fencing.js';
-import { buildOpenApi, limitsOf } from '../../src/http/openapi.js';
-import { grantResponse, keepAliveResponse, problem, slotView } from '../../src/http/schemas.js';
+import { buildOpenApi } from '../../src/http/openapi.js';
+import {
+  grantResponse,
+  keepAliveResponse,
+  limitsOf,
+  problem,
+  slotView,
+} from '../../src/http/schemas.js';
 import { call, startTestService, type TestService } from '../support/app.js';
 
 const committedPath = new URL('../../openapi.json', import.meta.url);
