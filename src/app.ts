@@ -6,6 +6,7 @@ import { healthRouter } from './http/health.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { sessionsRouter } from './http/sessions.js';
 import { slotsRouter } from './http/slots.js';
+import { statusRouter } from './http/status.js';
 import { httpLogger } from './logger.js';
 import type { Services } from './services.js';
 
@@ -28,6 +29,7 @@ export function createApp(s: Services): Express {
   app.use(slotsRouter(s));
   app.use(electionsRouter(s));
   app.use(sessionsRouter(s));
+  app.use(statusRouter(s));
   app.use(notFound);
   app.use(problemHandler);
   return app;

@@ -1,0 +1,81 @@
+import { Router, type Response } from 'express';
+import { hasCode } from '../domain/errors.js';
+import type { Services } from '../services.js';
+import { statusPageHtml } from './status-page/html.js';
+import { readOverview, type Overview } from './status-page/overview.js';
+import { statusPageScript } from './status-page/script.js';
+import { SliTracker, type SliReport } from './status-page/slis.js';
+import { statusPageStyle } from './status-page/style.js';
+import { requestSignal } from './request.js';
+
+/** At most this many slots and this many elections are listed in one status report. */
+export const STATUS_LIMIT = 100;
+
+/** What `GET /v1/status` answers: everything the status page shows, in one call. */
+export interface StatusReport extends Partial<Overview> {
+  generatedAt: string;
+  /** `ok: false` when etcd could not be read; `slots` and `elections` are then absent. */
+  etcd: { ok: true } | { ok: false; detail: string };
+  slis: SliReport;
+  /** A reminder that the SLIs are one replica's in-process approximations. */
+  note: string;
+}
+
+const NOTE =
+  'In-process approximations: these SLIs are computed by this replica from its own metrics. ' +
+  '"Since start" is cumulative since the process started; "recent" covers the window shown ' +
+  '(at most 5 min, from snapshots taken when this report is read). The Prometheus recording ' +
+  'rules are the real SLIs: they aggregate every replica over fixed windows.';
+
+// The page runs only its own script and style, so a holder label can never become markup.
+const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+  "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * The live status page at `/` (HTML, its script and style, no external assets) and the JSON
+ * it polls, `GET /v1/status`: slots with holders and waiters, election leaders, and the SLIs.
+ */
+export function statusRouter(s: Services): Router {
+  const r = Router();
+  const slis = new SliTracker(s.metrics);
+
+  r.get('/', (_req, res) => {
+    asset(res, 'text/html; charset=utf-8', statusPageHtml);
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+  });
+  r.get('/status/app.js', (_req, res) => {
+    asset(res, 'text/javascript; charset=utf-8', statusPageScript);
+  });
+  r.get('/status/style.css', (_req, res) => {
+    asset(res, 'text/css; charset=utf-8', statusPageStyle);
+  });
+
+  r.get('/v1/status', async (_req, res) => {
+    const signal = requestSignal(res, s.lifecycle);
+    const report: StatusReport = {
+      generatedAt: new Date().toISOString(),
+      etcd: { ok: true },
+      slis: await slis.report(),
+      note: NOTE,
+    };
+    try {
+      Object.assign(report, await readOverview(s, { limit: STATUS_LIMIT, signal }));
+    } catch (err) {
+      // The SLIs are still worth showing while etcd is unreachable; other errors are bugs.
+      if (!hasCode(err, 'etcd_unavailable')) throw err;
+      report.etcd = { ok: false, detail: err.message };
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(report);
+  });
+
+  return r;
+}
+
+function asset(res: Response, type: string, body: string): void {
+  res.setHeader('Content-Type', type);
+  res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.send(body);
+}
