@@ -186,18 +186,24 @@ export class FencedStore {
         break;
     }
     const holder = await this.currentHolderToken(w.slot, view.capacity, oldest, signal);
-    const winning = highestAbove(w.token, [view.record?.token, holder, releasedToken]);
-    if (verdict.kind === 'gone' && winning === undefined) {
+    const written = highestAbove(w.token, [view.record?.token]);
+    const granted = highestAbove(w.token, [holder, releasedToken]);
+    if (verdict.kind === 'gone' && written === undefined && granted === undefined) {
       return new DomainError(
         'grant_gone',
         `grant ${w.token} of ${where} no longer exists (released, or its lease expired); nothing was written`,
       );
     }
-    const won = verdict.kind === 'stale' ? verdict.recordToken : (winning ?? w.token);
+    // The token that beat this write: the record's writer if it is newer, else the newer grant.
+    const won = written ?? granted ?? w.token;
     const detail =
       verdict.kind === 'stale'
         ? `token ${w.token} is stale: record "${w.record}" of ${where} was already written with token ${won}`
-        : `grant ${w.token} of ${where} has ended and token ${won} is newer; a paused or late holder must not write`;
+        : `grant ${w.token} of ${where} has ended (released, or its lease expired) and ` +
+          (written === undefined
+            ? `token ${won} has been granted since`
+            : `record "${w.record}" was since written with token ${won}`) +
+          '; a paused or late holder must not write';
     return new DomainError('stale_token', `${detail}; nothing was written`, {
       extensions: {
         token: w.token,
