@@ -8,6 +8,7 @@ import { retryAfterHeader } from './openapi-problems.js';
 import { registerSessionPaths } from './openapi-sessions.js';
 import { registerSlotPaths } from './openapi-slots.js';
 import { problemType, statusOf } from './problem.js';
+import { registerStatusPaths } from './status-page/openapi.js';
 import type { Limits } from './schemas.js';
 
 const { version } = JSON.parse(
@@ -41,6 +42,7 @@ export function buildOpenApi(limits: Limits): OpenApiDocument {
   registerElectionPaths(reg, limits);
   registerFencingPaths(reg);
   registerHealthPaths(reg);
+  registerStatusPaths(reg);
   return new OpenApiGeneratorV31(reg.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
