@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { connectEtcd } from './etcd/client.js';
 import { startEmbeddedEtcd, type EmbeddedEtcd } from './embedded-etcd.js';
 import { createLogger } from './logger.js';
-import { createMetrics, initMetricSeries } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import { createServices } from './services.js';
 
 const version = (
@@ -56,7 +56,6 @@ async function main(): Promise<void> {
     keyFile: config.ETCD_KEY_FILE,
   });
   const metrics = createMetrics();
-  initMetricSeries(metrics);
   const services = createServices(config, client, log, metrics);
   const server = createServer(createApp(services));
   server.headersTimeout = 60_000;

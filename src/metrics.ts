@@ -140,4 +140,29 @@ export function initMetricSeries(m: Metrics): void {
   }
   for (const source of ['check', 'store', 'report']) m.staleTokens.inc({ source }, 0);
   for (const outcome of ['applied', 'rejected']) m.fencedWrites.inc({ outcome }, 0);
+  // Histogram series too: a series born between two scrapes loses its first observations to rate().
+  for (const mode of ['try', 'wait']) {
+    for (const outcome of [
+      'immediate',
+      'after_wait',
+      'busy',
+      'timeout',
+      'cancelled',
+      'conflict',
+      'error',
+    ]) {
+      m.acquireDuration.zero({ mode, outcome });
+    }
+  }
+  for (const op of [
+    'txn',
+    'range',
+    'lease_grant',
+    'lease_revoke',
+    'lease_keepalive',
+    'lease_ttl',
+  ]) {
+    m.etcdDuration.zero({ op });
+  }
+  for (const reason of ['released', 'expired']) m.holdDuration.zero({ reason });
 }

@@ -14,7 +14,7 @@ import { LeaseKeeper } from './etcd/lease-keeper.js';
 import { EtcdStore } from './etcd/store.js';
 import { limitsOf, type Limits } from './http/schemas.js';
 import { Lifecycle } from './lifecycle.js';
-import type { Metrics } from './metrics.js';
+import { initMetricSeries, type Metrics } from './metrics.js';
 
 /** Everything the HTTP layer needs, wired once per process (or per test). */
 export interface Services {
@@ -50,6 +50,7 @@ export function createServices(
   log: Logger,
   metrics: Metrics,
 ): Services {
+  initMetricSeries(metrics);
   const keys = new KeyLayout(config.ETCD_PREFIX);
   const store = new EtcdStore(client, metrics, config.RETRY_AFTER_S);
   const leases = new LeaseKeeper(

@@ -22,7 +22,7 @@ describe('behaviour while etcd is unreachable', () => {
     dir = await mkdtemp(join(tmpdir(), 'slotlock-outage-'));
     member = await startEtcdMember({ name: 'outage', dataDir: join(dir, 'etcd') });
     svc = await startTestService(
-      { ETCD_CALL_TIMEOUT_MS: '1000', READINESS_TIMEOUT_MS: '1000' },
+      { ETCD_CALL_TIMEOUT_MS: '1000', READINESS_TIMEOUT_MS: '500' },
       {
         endpoints: [member.clientUrl],
       },
