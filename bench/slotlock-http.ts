@@ -1,0 +1,141 @@
+/**
+ * slotlock over HTTP, driven from this process against the service running as a child process:
+ * uncontended acquire+release cycles on distinct slots, and contended handover on one slot
+ * (exclusive or capacity N) in wait mode.
+ */
+import { HttpJson, expectStatus, stringField } from './http-client.js';
+import { closedLoop, warmedLoop, times, type LoopResult, type Phase, type Probe } from './load.js';
+import { fairness, type Fairness } from './stats.js';
+import type { LeaseMode } from './floor.js';
+
+/** A client session: the token to send in acquires and the id to end it. */
+interface SessionHandle {
+  token: string;
+  id: string;
+}
+
+async function createSession(http: HttpJson, ttlSeconds: number): Promise<SessionHandle> {
+  const res = await http.request('POST', '/v1/sessions', { body: { ttlSeconds } });
+  expectStatus(res, 201, 'POST /v1/sessions');
+  return { token: stringField(res.body, 'session'), id: stringField(res.body, 'id') };
+}
+
+async function endSession(http: HttpJson, s: SessionHandle): Promise<void> {
+  const res = await http.request('DELETE', `/v1/sessions/${s.id}`, { bearer: s.token });
+  expectStatus(res, 204, 'DELETE /v1/sessions/{id}');
+}
+
+/** Creates one session per worker (session mode) and ends them all afterwards. */
+async function withSessions<T>(
+  http: HttpJson,
+  mode: LeaseMode,
+  n: number,
+  f: (sessions: (SessionHandle | undefined)[]) => Promise<T>,
+): Promise<T> {
+  const sessions =
+    mode === 'session' ? await Promise.all(times(n, () => createSession(http, 300))) : [];
+  try {
+    return await f(times(n, i => sessions[i]));
+  } finally {
+    await Promise.allSettled(sessions.map(s => endSession(http, s)));
+  }
+}
+
+function acquireBody(
+  worker: number,
+  session: SessionHandle | undefined,
+  extra: Record<string, number> = {},
+): Record<string, unknown> {
+  const body: Record<string, unknown> = { holder: `bench-${worker}`, ...extra };
+  if (session === undefined) body.ttlSeconds = 10;
+  else body.session = session.token;
+  return body;
+}
+
+const enc = (slot: string) => encodeURIComponent(slot);
+
+/** One acquire (201 expected) and its release; returns nothing (the loop times the cycle). */
+async function cycle(
+  http: HttpJson,
+  slot: string,
+  body: Record<string, unknown>,
+  onHeld?: () => void,
+): Promise<void> {
+  const got = await http.request('POST', `/v1/slots/${enc(slot)}/grants`, { body });
+  expectStatus(got, 201, 'acquire');
+  onHeld?.();
+  const token = stringField(got.body, 'token');
+  const released = await http.request('DELETE', `/v1/slots/${enc(slot)}/grants/${token}`, {
+    bearer: stringField(got.body, 'secret'),
+  });
+  expectStatus(released, 204, 'release');
+}
+
+/** Uncontended cycles: each worker acquires and releases its own slot. */
+export async function uncontended(
+  url: string,
+  mode: LeaseMode,
+  concurrency: number,
+  phase: Phase,
+  tag: string,
+  probe?: Probe,
+): Promise<LoopResult> {
+  const http = new HttpJson(url, concurrency);
+  try {
+    return await withSessions(http, mode, concurrency, sessions =>
+      warmedLoop(
+        { ...phase, concurrency },
+        async w => {
+          await cycle(http, `${tag}-u-${mode}-${concurrency}-${w}`, acquireBody(w, sessions[w]));
+          return undefined;
+        },
+        probe,
+      ),
+    );
+  } finally {
+    http.close();
+  }
+}
+
+/** What a contended run measured: the loop (latency = time waiting for the grant), and more. */
+export interface ContendedResult {
+  loop: LoopResult;
+  fairness: Fairness;
+  capacity: number;
+}
+
+/**
+ * `clients` workers contend for one slot of `capacity` in wait mode; each releases at once after
+ * its grant and queues again. Latency = time from sending the acquire to the grant.
+ */
+export async function contended(
+  url: string,
+  o: { clients: number; capacity: number; mode: LeaseMode; phase: Phase; slot: string },
+  probe?: Probe,
+): Promise<ContendedResult> {
+  const http = new HttpJson(url, o.clients);
+  try {
+    const loop = await withSessions(http, o.mode, o.clients, sessions =>
+      closedLoop(
+        { ...o.phase, concurrency: o.clients },
+        async w => {
+          const started = performance.now();
+          let waitedMs = 0;
+          await cycle(
+            http,
+            o.slot,
+            acquireBody(w, sessions[w], { waitMs: 20_000, capacity: o.capacity }),
+            () => {
+              waitedMs = performance.now() - started;
+            },
+          );
+          return waitedMs;
+        },
+        probe,
+      ),
+    );
+    return { loop, fairness: fairness(loop.perWorker), capacity: o.capacity };
+  } finally {
+    http.close();
+  }
+}
