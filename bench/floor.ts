@@ -4,7 +4,7 @@
  * and a delete txn (guarded by the create revision). Per-grant mode: lease grant, create txn, revoke.
  */
 import { Etcd3 } from 'etcd3';
-import { warmedLoop, times, type LoopResult, type Phase, type Probe } from './load.js';
+import { times, type Runner } from './load.js';
 
 export type LeaseMode = 'session' | 'per-grant';
 
@@ -14,15 +14,18 @@ const VALUE = Buffer.from(
 );
 
 /** Acquire+release cycles on distinct keys, one per worker. */
-export async function floorCycles(
+export async function prepareFloor(
   etcdUrl: string,
   mode: LeaseMode,
   concurrency: number,
-  phase: Phase,
-  probe?: Probe,
-): Promise<LoopResult> {
+  tag: string,
+): Promise<Runner> {
   const client = new Etcd3({ hosts: [etcdUrl] });
   const sessionLeases: string[] = [];
+  const close = async () => {
+    await Promise.allSettled(sessionLeases.map(ID => client.leaseClient.leaseRevoke({ ID })));
+    client.close();
+  };
   try {
     if (mode === 'session') {
       const granted = await Promise.all(
@@ -30,39 +33,38 @@ export async function floorCycles(
       );
       sessionLeases.push(...granted.map(g => g.ID));
     }
-    const keys = times(concurrency, w => Buffer.from(`bench/floor/${mode}/${concurrency}/${w}`));
-    const create = async (key: Buffer, lease: string): Promise<string> => {
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const keys = times(concurrency, w =>
+    Buffer.from(`bench/floor/${tag}/${mode}/${concurrency}/${w}`),
+  );
+  const create = async (key: Buffer, lease: string): Promise<string> => {
+    const res = await client.kv.txn({
+      compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+      success: [{ request_put: { key, value: VALUE, lease } }],
+      failure: [],
+    });
+    if (!res.succeeded) throw new Error(`floor: ${key.toString()} already exists`);
+    return res.header.revision;
+  };
+  const op = async (w: number) => {
+    const key = keys[w] ?? Buffer.from('bench/floor/?');
+    if (mode === 'session') {
+      const token = await create(key, sessionLeases[w] ?? '0');
       const res = await client.kv.txn({
-        compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-        success: [{ request_put: { key, value: VALUE, lease } }],
+        compare: [{ key, target: 'Create', result: 'Equal', create_revision: token }],
+        success: [{ request_delete_range: { key } }],
         failure: [],
       });
-      if (!res.succeeded) throw new Error(`floor: ${key.toString()} already exists`);
-      return res.header.revision;
-    };
-    return await warmedLoop(
-      { ...phase, concurrency },
-      async w => {
-        const key = keys[w] ?? Buffer.from('bench/floor/?');
-        if (mode === 'session') {
-          const token = await create(key, sessionLeases[w] ?? '0');
-          const res = await client.kv.txn({
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: token }],
-            success: [{ request_delete_range: { key } }],
-            failure: [],
-          });
-          if (!res.succeeded) throw new Error('floor: delete lost the key');
-        } else {
-          const { ID } = await client.leaseClient.leaseGrant({ TTL: 10 });
-          await create(key, ID);
-          await client.leaseClient.leaseRevoke({ ID });
-        }
-        return undefined;
-      },
-      probe,
-    );
-  } finally {
-    await Promise.allSettled(sessionLeases.map(ID => client.leaseClient.leaseRevoke({ ID })));
-    client.close();
-  }
+      if (!res.succeeded) throw new Error('floor: delete lost the key');
+    } else {
+      const { ID } = await client.leaseClient.leaseGrant({ TTL: 10 });
+      await create(key, ID);
+      await client.leaseClient.leaseRevoke({ ID });
+    }
+    return undefined;
+  };
+  return { op, close };
 }

@@ -4,6 +4,12 @@
  */
 import { Agent, request, type OutgoingHttpHeaders } from 'node:http';
 
+/**
+ * Kept-alive sockets idle this long are closed by the client, before a server's 5 s keep-alive
+ * timeout could close one under a new request (subjects idle while others take their round).
+ */
+export const IDLE_SOCKET_MS = 3000;
+
 export interface HttpResult {
   status: number;
   body: unknown;
@@ -22,11 +28,18 @@ export class HttpJson {
   private readonly host: string;
   private readonly port: number;
 
-  constructor(base: string, maxSockets: number) {
+  /** `idleSocketMs`: a kept-alive socket left unused this long is closed (by the agent). */
+  constructor(base: string, maxSockets: number, idleSocketMs?: number) {
     const url = new URL(base);
     this.host = url.hostname;
     this.port = Number(url.port);
-    this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets,
+      maxFreeSockets: maxSockets,
+      // The agent destroys only FREE sockets on this timeout; requests in flight are untouched.
+      ...(idleSocketMs === undefined ? {} : { timeout: idleSocketMs }),
+    });
   }
 
   request(method: string, path: string, o: RequestOptions = {}): Promise<HttpResult> {

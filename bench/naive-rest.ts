@@ -10,8 +10,8 @@ import { pathToFileURL } from 'node:url';
 import express from 'express';
 import { Etcd3 } from 'etcd3';
 import { freePort } from '../src/etcd/etcd-process.js';
-import { HttpJson, expectStatus, stringField } from './http-client.js';
-import { warmedLoop, times, type LoopResult, type Phase, type Probe } from './load.js';
+import { HttpJson, IDLE_SOCKET_MS, expectStatus, stringField } from './http-client.js';
+import { times, type Runner } from './load.js';
 import { cleanEnv, spawnChild, waitReady, type Child } from './procs.js';
 
 function serve(port: number, etcdUrl: string): void {
@@ -72,38 +72,33 @@ export async function startNaive(etcdUrl: string, dir: string): Promise<Child & 
 }
 
 /** Uncontended acquire+release cycles against the naive server, one session lease per worker. */
-export async function naiveCycles(
-  url: string,
-  concurrency: number,
-  phase: Phase,
-  tag: string,
-  probe?: Probe,
-): Promise<LoopResult> {
-  const http = new HttpJson(url, concurrency);
-  try {
-    const leases = await Promise.all(
-      times(concurrency, async () => {
-        const res = await http.request('POST', '/sessions');
-        expectStatus(res, 201, 'naive session');
-        return stringField(res.body, 'lease');
-      }),
-    );
-    return await warmedLoop(
-      { ...phase, concurrency },
-      async w => {
-        const slot = `${tag}-${concurrency}-${w}`;
-        const got = await http.request('POST', `/locks/${slot}`, { body: { lease: leases[w] } });
-        expectStatus(got, 201, 'naive acquire');
-        const token = stringField(got.body, 'token');
-        const released = await http.request('DELETE', `/locks/${slot}/${token}`);
-        expectStatus(released, 204, 'naive release');
-        return undefined;
-      },
-      probe,
-    );
-  } finally {
+export async function prepareNaive(url: string, concurrency: number, tag: string): Promise<Runner> {
+  const http = new HttpJson(url, concurrency, IDLE_SOCKET_MS);
+  const leases = await Promise.all(
+    times(concurrency, async () => {
+      const res = await http.request('POST', '/sessions');
+      expectStatus(res, 201, 'naive session');
+      return stringField(res.body, 'lease');
+    }),
+  ).catch((err: unknown) => {
     http.close();
-  }
+    throw err;
+  });
+  return {
+    op: async w => {
+      const slot = `${tag}-${concurrency}-${w}`;
+      const got = await http.request('POST', `/locks/${slot}`, { body: { lease: leases[w] } });
+      expectStatus(got, 201, 'naive acquire');
+      const token = stringField(got.body, 'token');
+      const released = await http.request('DELETE', `/locks/${slot}/${token}`);
+      expectStatus(released, 204, 'naive release');
+      return undefined;
+    },
+    close: () => {
+      http.close();
+      return Promise.resolve();
+    },
+  };
 }
 
 const entry = process.argv[1];

@@ -7,10 +7,10 @@ import { Etcd3, EtcdLockFailedError, type Lock } from 'etcd3';
 import {
   closedLoop,
   jitterSleep,
-  warmedLoop,
   type LoopResult,
   type Phase,
   type Probe,
+  type Runner,
 } from './load.js';
 import { fairness, type Fairness } from './stats.js';
 
@@ -19,28 +19,24 @@ const LOCK_TTL_S = 10;
 const GIVE_UP_MS = 20_000;
 
 /** Uncontended acquire+release cycles on distinct keys. */
-export async function etcd3LockCycles(
+export function prepareEtcd3Lock(
   etcdUrl: string,
   concurrency: number,
-  phase: Phase,
   tag: string,
-  probe?: Probe,
-): Promise<LoopResult> {
+): Promise<Runner> {
   const client = new Etcd3({ hosts: [etcdUrl] });
-  try {
-    return await warmedLoop(
-      { ...phase, concurrency },
-      async w => {
-        const lock = client.lock(`bench/etcd3lock/${tag}/${concurrency}/${w}`).ttl(LOCK_TTL_S);
-        await lock.acquire();
-        await lock.release();
-        return undefined;
-      },
-      probe,
-    );
-  } finally {
-    client.close();
-  }
+  return Promise.resolve({
+    op: async w => {
+      const lock = client.lock(`bench/etcd3lock/${tag}/${concurrency}/${w}`).ttl(LOCK_TTL_S);
+      await lock.acquire();
+      await lock.release();
+      return undefined;
+    },
+    close: () => {
+      client.close();
+      return Promise.resolve();
+    },
+  });
 }
 
 export interface RetryContendedResult {

@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import Redlock from 'redlock';
-import { closedLoop, warmedLoop, type LoopResult, type Phase, type Probe } from './load.js';
+import { closedLoop, type Phase, type Probe, type Runner } from './load.js';
 import { fairness } from './stats.js';
 import type { RetryContendedResult } from './peers-etcd3-lock.js';
 
@@ -20,29 +20,21 @@ function compatible(redis: Redis): Redlock.CompatibleRedisClient {
 }
 
 /** Uncontended lock+unlock cycles on distinct resources (no retries). */
-export async function redlockCycles(
-  port: number,
-  concurrency: number,
-  phase: Phase,
-  tag: string,
-  probe?: Probe,
-): Promise<LoopResult> {
+export function prepareRedlock(port: number, concurrency: number, tag: string): Promise<Runner> {
   const redis = connect(port);
   const redlock = new Redlock([compatible(redis)], { retryCount: 0 });
   redlock.on('clientError', () => undefined);
-  try {
-    return await warmedLoop(
-      { ...phase, concurrency },
-      async w => {
-        const lock = await redlock.lock(`bench:${tag}:${concurrency}:${w}`, LOCK_TTL_MS);
-        await lock.unlock();
-        return undefined;
-      },
-      probe,
-    );
-  } finally {
-    redis.disconnect();
-  }
+  return Promise.resolve({
+    op: async w => {
+      const lock = await redlock.lock(`bench:${tag}:${concurrency}:${w}`, LOCK_TTL_MS);
+      await lock.unlock();
+      return undefined;
+    },
+    close: () => {
+      redis.disconnect();
+      return Promise.resolve();
+    },
+  });
 }
 
 /** `clients` workers contend for one resource with redlock's own retries every 1-5 ms. */

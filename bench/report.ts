@@ -4,7 +4,7 @@ import type { ContendedResult } from './slotlock-http.js';
 import type { RetryContendedResult } from './peers-etcd3-lock.js';
 import type { FailoverResult, ResignResult } from './elections.js';
 import type { HeldResult, IdleResult } from './resources.js';
-import type { ProfileSummary } from './cpu-profile.js';
+import type { ServiceProfiles } from './profile-service.js';
 import type { Usage } from './usage.js';
 import { fmt } from './stats.js';
 
@@ -37,7 +37,7 @@ export interface Results {
     held?: HeldResult | undefined;
     rssAfterHeldMb?: number | undefined;
   };
-  profile?: ProfileSummary | undefined;
+  profile?: ServiceProfiles | undefined;
   errors: string[];
 }
 
@@ -312,7 +312,7 @@ export function buildRows(r: Results): Row[] {
     `${held?.grants.toLocaleString('en-US') ?? '?'} held grants + ${held?.waiters.toLocaleString('en-US') ?? '?'} waiters`,
     held === undefined
       ? 'not measured'
-      : `RSS ${fmt(held.rssMb)} MB, CPU ${fmt(held.cpuCores * 100, 2)} % of a core while parked (gauge ${held.waitingGauge} waiting); took ${fmt(held.acquirePerS)} grants/s; RSS after all left ${fmt(r.resources.rssAfterHeldMb)} MB`,
+      : `RSS ${fmt(held.rssMb)} MB, CPU ${fmt(held.cpuCores * 100, 2)} % of a core while parked (gauge ${held.waitingGauge} waiting${held.waiterFailures > 0 ? `, ${held.waiterFailures} waiters failed: ${held.firstWaiterFailure ?? ''}` : ''}); took ${fmt(held.acquirePerS)} grants/s; RSS after all left ${fmt(r.resources.rssAfterHeldMb)} MB`,
   );
   return rows;
 }

@@ -27,6 +27,9 @@ export interface HeldResult {
   acquirePerS: number;
   /** Waiters the service reported (slotlock_lock_waiting) when sampled. */
   waitingGauge: number;
+  /** Waiting requests that ended (error or answer) before the sample was taken. */
+  waiterFailures: number;
+  firstWaiterFailure: string | undefined;
   rssMb: number;
   /** CPU while holding and waiting, with no requests arriving. */
   cpuCores: number;
@@ -83,20 +86,35 @@ export async function heldAndWaiting(
     const acquirePerS = o.grants / ((performance.now() - t0) / 1000);
 
     const waiterSession = sessions[0]?.token;
-    const parked = times(o.waiters, j =>
-      waiterHttp
-        .request('POST', `/v1/slots/${o.tag}-held-${j % o.grants}/grants`, {
-          body: { holder: `waiter-${j}`, session: waiterSession, waitMs: 60_000 },
-          timeoutMs: 70_000,
-        })
-        .catch(() => undefined),
-    );
+    // Waiters arrive in batches (a burst of 1,000 connects would overflow the listen backlog).
+    let leaving = false;
+    const failures: string[] = [];
+    const parked: Promise<void>[] = [];
+    for (let j = 0; j < o.waiters; j++) {
+      if (j > 0 && j % 50 === 0) await sleep(20);
+      parked.push(
+        waiterHttp
+          .request('POST', `/v1/slots/${o.tag}-held-${j % o.grants}/grants`, {
+            body: { holder: `waiter-${j}`, session: waiterSession, waitMs: 60_000 },
+            timeoutMs: 70_000,
+          })
+          .then(
+            res => {
+              if (!leaving) failures.push(`HTTP ${res.status} ${JSON.stringify(res.body)}`);
+            },
+            (err: unknown) => {
+              if (!leaving) failures.push(err instanceof Error ? err.message : String(err));
+            },
+          ),
+      );
+    }
     const waitingGauge = await waitForGauge(url, n => n >= o.waiters, 30_000);
     const before = await scrape(url);
     await sleep(o.sampleMs);
     const after = await scrape(url);
 
     // Waiters leave by closing their connections; the service removes their keys.
+    leaving = true;
     waiterHttp.close();
     await Promise.all(parked);
     await waitForGauge(url, n => n === 0, 30_000);
@@ -105,6 +123,8 @@ export async function heldAndWaiting(
       waiters: o.waiters,
       acquirePerS,
       waitingGauge,
+      waiterFailures: failures.length,
+      firstWaiterFailure: failures[0],
       rssMb: rssMb(after),
       cpuCores: cpuDelta(before, after).cores,
       timeMs: performance.now() - started,

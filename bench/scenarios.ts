@@ -2,23 +2,21 @@
  * The groups of one run, each a function over the running processes: floor, slotlock, naive,
  * peers, contended, elections, resources, profile. run.ts picks which ones run (`--only`).
  */
-import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { monotonicUs, renderProfile, summarizeProfile, type ProfileWindow } from './cpu-profile.js';
 import { failoverAfterKill, handoverAfterResign } from './elections.js';
-import { floorCycles, type LeaseMode } from './floor.js';
-import type { LoopResult, Phase } from './load.js';
-import { naiveCycles } from './naive-rest.js';
+import { prepareFloor, type LeaseMode } from './floor.js';
+import { interleaved, type Contender, type LoopResult, type Phase, type Runner } from './load.js';
+import { prepareNaive } from './naive-rest.js';
 import {
   etcd3LockContended,
-  etcd3LockCycles,
+  prepareEtcd3Lock,
   type RetryContendedResult,
 } from './peers-etcd3-lock.js';
-import { redlockContended, redlockCycles } from './peers-redlock.js';
-import { repoRoot, startService, type Child } from './procs.js';
+import { prepareRedlock, redlockContended } from './peers-redlock.js';
+import type { Child } from './procs.js';
+import { profileService } from './profile-service.js';
 import type { Measured, Results } from './report.js';
 import { currentRssMb, heldAndWaiting, idle } from './resources.js';
-import { contended, uncontended } from './slotlock-http.js';
+import { contended, prepareUncontended } from './slotlock-http.js';
 import { UsageProbe } from './usage.js';
 
 /** What every group gets: the processes, the phase lengths and the shared results. */
@@ -62,7 +60,7 @@ async function step<T>(ctx: Context, name: string, f: () => Promise<T>): Promise
   }
 }
 
-/** A loop scenario with a usage probe around its measured part; logs a one-line result. */
+/** Whose CPU (and, for slotlock, /metrics) a probe watches besides etcd's. */
 type Server = 'slotlock' | 'naive' | 'none';
 
 function probeFor(ctx: Context, server: Server): UsageProbe {
@@ -74,59 +72,96 @@ function probeFor(ctx: Context, server: Server): UsageProbe {
   });
 }
 
-async function loop(
-  ctx: Context,
-  name: string,
-  server: Server,
-  f: (probe: UsageProbe) => Promise<LoopResult>,
-): Promise<Measured<LoopResult> | undefined> {
-  const m = await step(ctx, name, async () => {
-    const probe = probeFor(ctx, server);
-    return { result: await f(probe), usage: probe.usage };
-  });
-  if (m !== undefined) ctx.log(`  ${brief(m.result)}`);
-  return m;
-}
-
 /** The subjects of the uncontended comparison (each can be picked with --only). */
 export type Subject = 'floor' | 'slotlock' | 'naive' | 'peers';
 
 /**
- * Uncontended cycles on distinct keys, level by level: at each concurrency every subject runs
- * back to back, so the rows a target compares were measured minutes apart at most, under the same
- * background load of this shared machine.
+ * Uncontended cycles on distinct keys, level by level. At each concurrency every subject is
+ * prepared, warmed up, then measured in interleaved rounds (order alternating), so the rows a
+ * target compares were measured under the same background load of this shared machine.
  */
 export async function runUncontended(ctx: Context, subjects: ReadonlySet<Subject>): Promise<void> {
   const r = ctx.results;
   for (const c of CONCURRENCIES) {
     const key = `c${c}`;
+    const entries: (Contender & { store: (m: Measured<LoopResult>) => void })[] = [];
+    const add = (
+      name: string,
+      server: Server,
+      prepare: () => Promise<Runner>,
+      store: (m: Measured<LoopResult>) => void,
+    ) => {
+      entries.push({ name, prepare, probe: probeFor(ctx, server), store });
+    };
     for (const mode of MODES) {
       if (subjects.has('floor')) {
-        r.floor[mode][key] = await loop(ctx, `floor ${mode} c${c}`, 'none', p =>
-          floorCycles(ctx.etcd.url, mode, c, ctx.phase, p),
+        add(
+          `floor ${mode}`,
+          'none',
+          () => prepareFloor(ctx.etcd.url, mode, c, ctx.tag),
+          m => {
+            r.floor[mode][key] = m;
+          },
         );
       }
       if (subjects.has('slotlock')) {
-        r.slotlock[mode][key] = await loop(ctx, `slotlock ${mode} c${c}`, 'slotlock', p =>
-          uncontended(ctx.serviceUrl, mode, c, ctx.phase, ctx.tag, p),
+        add(
+          `slotlock ${mode}`,
+          'slotlock',
+          () => prepareUncontended(ctx.serviceUrl, mode, c, ctx.tag),
+          m => {
+            r.slotlock[mode][key] = m;
+          },
         );
       }
     }
-    if (c === 8) continue; // the naive server and the peers are compared at 1 and 64
-    if (subjects.has('naive')) {
-      r.naive[key] = await loop(ctx, `naive REST c${c}`, 'naive', p =>
-        naiveCycles(ctx.naiveUrl, c, ctx.phase, ctx.tag, p),
+    // The naive server and the peers are compared at concurrency 1 and 64 only.
+    if (c !== 8 && subjects.has('naive')) {
+      add(
+        'naive REST',
+        'naive',
+        () => prepareNaive(ctx.naiveUrl, c, ctx.tag),
+        m => {
+          r.naive[key] = m;
+        },
       );
     }
-    if (!subjects.has('peers')) continue;
-    r.etcd3Lock[key] = await loop(ctx, `etcd3 Lock c${c}`, 'none', p =>
-      etcd3LockCycles(ctx.etcd.url, c, ctx.phase, ctx.tag, p),
+    if (c !== 8 && subjects.has('peers')) {
+      add(
+        'etcd3 Lock',
+        'none',
+        () => prepareEtcd3Lock(ctx.etcd.url, c, ctx.tag),
+        m => {
+          r.etcd3Lock[key] = m;
+        },
+      );
+      const port = ctx.redisPort;
+      if (port !== undefined) {
+        add(
+          'redlock',
+          'none',
+          () => prepareRedlock(port, c, ctx.tag),
+          m => {
+            r.redlock[key] = m;
+          },
+        );
+      }
+    }
+    const level = await step(ctx, `uncontended, concurrency ${c}, ${entries.length} subjects`, () =>
+      interleaved(entries, c, ctx.phase),
     );
-    const port = ctx.redisPort;
-    if (port === undefined) continue;
-    r.redlock[key] = await loop(ctx, `redlock c${c}`, 'none', p =>
-      redlockCycles(port, c, ctx.phase, ctx.tag, p),
-    );
+    if (level === undefined) continue;
+    for (const e of entries) {
+      const result = level.results.get(e.name);
+      const failure = level.failed.get(e.name);
+      if (failure !== undefined) {
+        ctx.results.errors.push(`${e.name} c${c}: ${failure}`);
+        ctx.log(`  FAILED ${e.name} c${c}: ${failure}`);
+      }
+      if (result === undefined) continue;
+      e.store({ result, usage: e.probe instanceof UsageProbe ? e.probe.usage : undefined });
+      ctx.log(`  ${e.name} c${c}: ${brief(result)}`);
+    }
   }
 }
 
@@ -210,46 +245,22 @@ export async function runResources(ctx: Context): Promise<void> {
   );
 }
 
-/**
- * A second service under `--cpu-prof` (own key prefix, same etcd) takes uncontended session
- * cycles at concurrency 64; it is stopped with SIGTERM so V8 writes the profile, then summarised.
- */
+/** Profiles a second service child under load (see profile-service.ts) and prints the summaries. */
 export async function runProfile(ctx: Context): Promise<void> {
-  ctx.results.profile = await step(ctx, 'profile (session, 64 clients, --cpu-prof)', async () => {
-    const profDir = join(repoRoot, 'bench', 'results', `profile-${ctx.stamp}`);
-    await mkdir(profDir, { recursive: true });
-    const profiled = await startService({
+  ctx.results.profile = await step(ctx, 'profile (--cpu-prof, 64 clients)', async () => {
+    const profiles = await profileService({
       etcdUrl: ctx.etcd.url,
       dir: ctx.dir,
-      name: 'slotlock-profiled',
-      prefix: 'slotprof/',
-      cpuProfDir: profDir,
+      stamp: ctx.stamp,
+      tag: ctx.tag,
+      phase: { ...ctx.phase, durationMs: ctx.quick ? 2000 : 8000 },
+      contendedPhase: { ...ctx.contendedPhase, durationMs: ctx.quick ? 2000 : 6000 },
+      children: ctx.children,
     });
-    ctx.children.push(profiled);
-    const window: ProfileWindow = { fromUs: 0, toUs: 0 };
-    const marks = {
-      start: () => {
-        window.fromUs = monotonicUs();
-        return Promise.resolve();
-      },
-      end: () => {
-        window.toUs = monotonicUs();
-        return Promise.resolve();
-      },
-    };
-    try {
-      const phase = { ...ctx.phase, durationMs: ctx.quick ? 2000 : 8000 };
-      const r = await uncontended(profiled.url, 'session', 64, phase, `${ctx.tag}-prof`, marks);
-      ctx.log(`  profiled service: ${brief(r)}`);
-    } finally {
-      await profiled.stop({ graceMs: 15_000 });
-    }
-    // One file per thread (tsx adds a loader thread): the main thread is thread id 0.
-    const file = (await readdir(profDir)).find(f => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
-    if (file === undefined) throw new Error(`no .cpuprofile written in ${profDir}`);
-    const summary = await summarizeProfile(join(profDir, file), 25, window);
-    ctx.log(renderProfile(summary));
-    return summary;
+    ctx.log(
+      `  profiled: ${profiles.rates.uncontended.toFixed(0)} cycles/s, ${profiles.rates.contended.toFixed(0)} handovers/s`,
+    );
+    return profiles;
   });
 }
 

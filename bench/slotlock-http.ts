@@ -3,8 +3,8 @@
  * uncontended acquire+release cycles on distinct slots, and contended handover on one slot
  * (exclusive or capacity N) in wait mode.
  */
-import { HttpJson, expectStatus, stringField } from './http-client.js';
-import { closedLoop, warmedLoop, times, type LoopResult, type Phase, type Probe } from './load.js';
+import { HttpJson, IDLE_SOCKET_MS, expectStatus, stringField } from './http-client.js';
+import { closedLoop, times, type LoopResult, type Phase, type Probe, type Runner } from './load.js';
 import { fairness, type Fairness } from './stats.js';
 import type { LeaseMode } from './floor.js';
 
@@ -71,30 +71,26 @@ async function cycle(
   expectStatus(released, 204, 'release');
 }
 
-/** Uncontended cycles: each worker acquires and releases its own slot. */
-export async function uncontended(
+/** Uncontended cycles: each worker acquires and releases its own slot (one session each in session mode). */
+export async function prepareUncontended(
   url: string,
   mode: LeaseMode,
   concurrency: number,
-  phase: Phase,
   tag: string,
-  probe?: Probe,
-): Promise<LoopResult> {
-  const http = new HttpJson(url, concurrency);
-  try {
-    return await withSessions(http, mode, concurrency, sessions =>
-      warmedLoop(
-        { ...phase, concurrency },
-        async w => {
-          await cycle(http, `${tag}-u-${mode}-${concurrency}-${w}`, acquireBody(w, sessions[w]));
-          return undefined;
-        },
-        probe,
-      ),
-    );
-  } finally {
-    http.close();
-  }
+): Promise<Runner> {
+  const http = new HttpJson(url, concurrency, IDLE_SOCKET_MS);
+  const sessions =
+    mode === 'session' ? await Promise.all(times(concurrency, () => createSession(http, 300))) : [];
+  return {
+    op: async w => {
+      await cycle(http, `${tag}-u-${mode}-${concurrency}-${w}`, acquireBody(w, sessions[w]));
+      return undefined;
+    },
+    close: async () => {
+      await Promise.allSettled(sessions.map(s => endSession(http, s)));
+      http.close();
+    },
+  };
 }
 
 /** What a contended run measured: the loop (latency = time waiting for the grant), and more. */

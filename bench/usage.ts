@@ -6,6 +6,9 @@
 import type { Probe } from './load.js';
 import { etcdRequestDelta, rssMb, scrape, type Scrape } from './metrics-scrape.js';
 import { procCpuSeconds } from './procs.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const SETTLE_MS = 150;
 
 export interface Usage {
   wallS: number;
@@ -38,6 +41,13 @@ interface Before {
 export class UsageProbe implements Probe {
   usage: Usage | undefined;
   private before: Before | undefined;
+  private readonly totals: {
+    wallS: number;
+    serverS: number;
+    etcdS: number;
+    genS: number;
+    requests: { total: number; byOp: Record<string, number> } | undefined;
+  } = { wallS: 0, serverS: 0, etcdS: 0, genS: 0, requests: undefined };
 
   constructor(private readonly t: UsageTargets) {}
 
@@ -52,23 +62,40 @@ export class UsageProbe implements Probe {
     };
   }
 
+  /** Adds this window to the totals (a probe may be started and ended once per round). */
   async end(): Promise<void> {
     const b = this.before;
     if (b === undefined) return;
+    this.before = undefined;
     const wallS = (performance.now() - b.at) / 1000;
-    const etcd = procCpuSeconds(this.t.etcdPid);
-    const server = this.serverCpu() - b.server;
+    // Work a cycle leaves behind (slotlock revokes a released grant's lease after answering) is
+    // charged to this window: CPU and requests are read a moment after it ends.
+    if (this.t.metricsUrl !== undefined) await sleep(SETTLE_MS);
+    const etcdS = procCpuSeconds(this.t.etcdPid) - b.etcd;
+    const serverS = this.serverCpu() - b.server;
     const gen = process.cpuUsage(b.gen);
     const svc = this.t.metricsUrl === undefined ? undefined : await scrape(this.t.metricsUrl);
+    const req = b.svc !== undefined && svc !== undefined ? etcdRequestDelta(b.svc, svc) : undefined;
+    const t = this.totals;
+    t.wallS += wallS;
+    t.serverS += serverS;
+    t.etcdS += etcdS;
+    t.genS += (gen.user + gen.system) / 1e6;
+    if (req !== undefined) {
+      t.requests ??= { total: 0, byOp: {} };
+      t.requests.total += req.total;
+      for (const [op, n] of Object.entries(req.byOp)) {
+        t.requests.byOp[op] = (t.requests.byOp[op] ?? 0) + n;
+      }
+    }
     this.usage = {
-      wallS,
-      svcCores: server / wallS,
-      svcCpuSeconds: server,
+      wallS: t.wallS,
+      svcCores: t.serverS / t.wallS,
+      svcCpuSeconds: t.serverS,
       svcRssMb: svc === undefined ? Number.NaN : rssMb(svc),
-      etcdCores: (etcd - b.etcd) / wallS,
-      genCores: (gen.user + gen.system) / 1e6 / wallS,
-      etcdRequests:
-        b.svc !== undefined && svc !== undefined ? etcdRequestDelta(b.svc, svc) : undefined,
+      etcdCores: t.etcdS / t.wallS,
+      genCores: t.genS / t.wallS,
+      etcdRequests: t.requests,
     };
   }
 
