@@ -14,7 +14,7 @@ import {
 } from './fencing.js';
 import { decodeHolder, type FencingToken } from './grant.js';
 import { idOfSecret } from './secrets.js';
-import { ownerProbe } from './semaphore.js';
+import { ownerProbe } from './ownership.js';
 
 /** A write to a fenced record, made by the holder of grant `token` (proved by `secret`). */
 export interface FencedWrite {

@@ -78,3 +78,11 @@ export function compareTokens(a: FencingToken, b: FencingToken): number {
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
+
+/**
+ * Milliseconds left on a lease of `ttlS` seconds whose (re)start was requested at `sentAt`
+ * (performance.now()): a lower bound, since etcd started the TTL after the request was sent.
+ */
+export function timeRemaining(ttlS: number, sentAt: number): number {
+  return Math.max(0, Math.floor(ttlS * 1000 - (performance.now() - sentAt)));
+}

@@ -1,25 +1,30 @@
 import type { Logger } from 'pino';
-import type { EtcdStore, KeyValue, TxnOp } from '../etcd/store.js';
-import { rangeAt } from '../etcd/store.js';
 import type { ContenderSpace } from '../etcd/keys.js';
 import type { LeaseKeeper } from '../etcd/lease-keeper.js';
-import type { WatchEvent } from '../etcd/watch.js';
+import type { EtcdStore } from '../etcd/store.js';
+import { rangeAt } from '../etcd/store.js';
 import type { Metrics } from '../metrics.js';
 import type { Cleanup } from './cleanup.js';
-import { DomainError, EtcdUnavailableError } from './errors.js';
+import { DomainError } from './errors.js';
+import { GrantEnds } from './grant-ends.js';
 import {
   decodeHolder,
   encodeHolder,
-  type Grant,
+  timeRemaining,
   type FencingToken,
+  type Grant,
   type Handover,
 } from './grant.js';
+import { blockedPlaces, writeDelayKey } from './lock-delay.js';
+import { grantGoneOrNotHolder, ownerProbe, readOwnedKey } from './ownership.js';
+import { replayAcquire } from './replay.js';
+import { runAcquireTxn } from './acquire-txn.js';
+import { proclaimValue } from './proclaim.js';
 import { fingerprint, idOfSecret, newSecret, secretFromIdempotencyKey } from './secrets.js';
-import { SlotQueue } from './slot-queue.js';
 import type { SlotWatch } from './slot-watch.js';
+import { WaitingRoom } from './waiting-room.js';
 import { Waiter } from './waiter.js';
-import { grantGoneOrNotHolder } from './ownership.js';
-import { blockedPlaces, delayKeysOp, writeDelayKey } from './lock-delay.js';
+import { Withdrawals } from './withdrawals.js';
 
 /** A client session an acquire runs under: its lease and the marker key that proves it is live. */
 export interface SessionRef {
@@ -63,37 +68,31 @@ export interface SemaphoreDeps {
  * the slot; the holder key's create revision is the fencing token. Waiters are served FIFO.
  */
 export class Semaphore {
-  private readonly queues = new Map<string, { queue: SlotQueue; stop: () => void }>();
-  /** Holder keys this replica granted, with the monotonic time of the grant (for metrics). */
-  private readonly granted = new Map<string, number>();
-  private disconnectTimer: NodeJS.Timeout | undefined;
-  private readonly queueReads = { count: 0 };
+  private readonly room: WaitingRoom;
+  private readonly ends: GrantEnds;
+  private readonly withdraw: Withdrawals;
 
   constructor(private readonly d: SemaphoreDeps) {
+    this.room = new WaitingRoom(d);
+    this.ends = new GrantEnds(d.space, d.metrics);
+    this.withdraw = new Withdrawals(d.store, d.cleanup);
     d.watch.listen('*', {
       changed: events => {
-        this.observeEnds(events);
+        this.ends.observe(events);
       },
-      disconnected: () => {
-        this.onDisconnect();
-      },
-      resynced: () => {
-        this.onReconnect();
-        for (const { queue } of this.queues.values()) queue.evaluate();
-      },
+      disconnected: () => undefined,
+      resynced: () => undefined,
     });
   }
 
   /** Requests waiting in this replica. */
   get waiting(): number {
-    let n = 0;
-    for (const { queue } of this.queues.values()) n += queue.size;
-    return n;
+    return this.room.waiting;
   }
 
   /** Linearizable queue reads made for handovers so far (for the no-thundering-herd test). */
   get handoverReads(): number {
-    return this.queueReads.count;
+    return this.room.handoverReads;
   }
 
   /**
@@ -137,13 +136,6 @@ export class Semaphore {
     const leaseSentAt = performance.now();
     const leaseId = req.session?.leaseId ?? (await store.leaseGrant(req.ttlS, { signal }));
     const perGrantLease = req.session === undefined;
-    const head: TxnOp = {
-      range: {
-        prefix: space.contenders(req.slot),
-        sort: { target: 'create', order: 'asc' },
-        limit: req.capacity,
-      },
-    };
     const value = encodeHolder({
       holder: req.holder,
       capacity: req.capacity,
@@ -157,42 +149,25 @@ export class Semaphore {
     const sessionTtl = perGrantLease ? undefined : this.sessionTtl(leaseId, signal);
     let res;
     try {
-      res = await store.txn(
-        {
-          compare: [
-            { key, target: 'create', op: '==', value: '0' },
-            ...(req.session === undefined
-              ? []
-              : [
-                  {
-                    key: req.session.markerKey,
-                    target: 'version' as const,
-                    op: '>' as const,
-                    value: '0',
-                  },
-                ]),
-          ],
-          success: [{ put: { key, value, lease: leaseId } }, head, delayKeysOp(space, req.slot)],
-          failure: [
-            { range: { key } },
-            head,
-            ...(req.session === undefined
-              ? []
-              : [{ range: { key: req.session.markerKey, countOnly: true } }]),
-          ],
-        },
-        { signal },
+      res = await runAcquireTxn(
+        store,
+        space,
+        { name: req.slot, key, value, leaseId, capacity: req.capacity, session: req.session },
+        signal,
       );
     } catch (err) {
       // The put may or may not have been applied: remove what could be ours.
-      if (perGrantLease) this.revokeLater(leaseId);
-      else this.deleteLater(key);
+      if (perGrantLease) this.withdraw.lease(leaseId);
+      else this.withdraw.key(key);
       throw err;
     }
 
     if (!res.succeeded) {
-      if (perGrantLease) this.revokeLater(leaseId);
-      return this.replay(req, secret, fp, res.results, signal);
+      if (perGrantLease) this.withdraw.lease(leaseId);
+      return replayAcquire(this.d.store, req, secret, fp, res.results, {
+        retryAfterS: this.d.retryAfterS,
+        signal,
+      });
     }
 
     const token = res.revision;
@@ -204,7 +179,7 @@ export class Semaphore {
       oldest !== undefined &&
       (oldest.capacity !== req.capacity || (oldest.lockDelayMs ?? 0) !== lockDelayMs)
     ) {
-      this.undo(key, token, perGrantLease ? leaseId : undefined);
+      this.withdraw.contender(key, token, perGrantLease ? leaseId : undefined);
       throw new DomainError(
         'capacity_conflict',
         `${this.d.space.noun} "${req.slot}" is in use with capacity ${oldest.capacity} and lock-delay ` +
@@ -229,15 +204,15 @@ export class Semaphore {
       try {
         await this.confirmDelayKey(req, token, key, signal);
       } catch (err) {
-        this.undo(key, token, perGrantLease ? leaseId : undefined);
+        this.withdraw.contender(key, token, perGrantLease ? leaseId : undefined);
         throw err;
       }
-      this.granted.set(key, performance.now());
+      this.ends.remember(key);
       const expiresInMs = await this.expiresIn(req.ttlS, leaseSentAt, sessionTtl);
       return { ...base, expiresInMs, waited: false };
     }
     if (req.waitMs <= 0) {
-      this.undo(key, token, perGrantLease ? leaseId : undefined);
+      this.withdraw.contender(key, token, perGrantLease ? leaseId : undefined);
       const noun = this.d.space.noun;
       throw new DomainError(
         noun === 'election' ? 'not_leader' : 'slot_busy',
@@ -276,7 +251,7 @@ export class Semaphore {
     leaseSentAt: number,
     signal: AbortSignal | undefined,
   ): Promise<Grant> {
-    const queue = this.queueFor(req.slot);
+    const queue = this.room.queueFor(req.slot);
     this.d.metrics.waiting.inc();
     const waiter = new Waiter({
       key,
@@ -296,67 +271,18 @@ export class Semaphore {
       const { lastKeepAliveSentAt, handover } = await waiter.promise;
       await this.confirmDelayKey(req, base.token, key, signal);
       if (handover !== undefined) this.d.onHandover?.(req.slot, handover);
-      this.granted.set(key, performance.now());
+      this.ends.remember(key);
       const sessionTtl = perGrantLease ? undefined : this.sessionTtl(leaseId, signal);
       const expiresInMs = await this.expiresIn(req.ttlS, lastKeepAliveSentAt, sessionTtl);
       return { ...base, expiresInMs, waited: true, handover };
     } catch (err) {
       queue.remove(key);
-      this.undo(key, base.token, perGrantLease ? leaseId : undefined);
+      this.withdraw.contender(key, base.token, perGrantLease ? leaseId : undefined);
       throw err;
     } finally {
       this.d.metrics.waiting.dec();
-      this.dropQueueIfEmpty(req.slot);
+      this.room.dropIfEmpty(req.slot);
     }
-  }
-
-  /** A retried acquire: the key derived from the Idempotency-Key already exists (or the session is gone). */
-  private async replay(
-    req: AcquireRequest,
-    secret: string,
-    fp: string,
-    results: Parameters<typeof rangeAt>[0],
-    signal: AbortSignal | undefined,
-  ): Promise<Grant> {
-    const existing = rangeAt(results, 0).kvs[0];
-    if (existing === undefined) {
-      if (req.session !== undefined && rangeAt(results, 2).count === 0) {
-        throw new DomainError('session_gone', 'the session has ended or expired');
-      }
-      throw new DomainError('internal', 'the acquire transaction failed for an unknown reason');
-    }
-    const record = decodeHolder(existing);
-    if (record?.fp !== fp) {
-      throw new DomainError(
-        'idempotency_conflict',
-        'this Idempotency-Key was used for a different request on this slot',
-      );
-    }
-    const first = rangeAt(results, 1).kvs;
-    if (!first.some(kv => kv.key === existing.key)) {
-      throw new DomainError(
-        'acquire_in_progress',
-        'an acquire with this Idempotency-Key is still waiting in the queue',
-        { retryAfterS: this.d.retryAfterS },
-      );
-    }
-    const sentAt = performance.now();
-    const ttl = await this.d.store.leaseTimeToLive(existing.lease, { signal });
-    if (ttl.ttlS <= 0)
-      throw new DomainError('grant_gone', 'the grant for this Idempotency-Key has expired');
-    return {
-      slot: req.slot,
-      token: existing.createRevision,
-      secret,
-      holder: record.holder,
-      capacity: record.capacity,
-      ttlS: record.ttlS,
-      expiresInMs: remaining(ttl.ttlS, sentAt),
-      waited: false,
-      replayed: true,
-      session: record.session,
-      value: record.value,
-    };
   }
 
   /**
@@ -370,7 +296,12 @@ export class Semaphore {
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ ttlS: number; expiresInMs: number }> {
     try {
-      const { kv, delayLease } = await this.ownedKey(slot, token, secret, opts.signal);
+      const { kv, delayLease } = await readOwnedKey(
+        this.d.store,
+        this.d.space,
+        { name: slot, token, secret },
+        opts.signal,
+      );
       const sentAt = performance.now();
       // A lock-delay key's lease is renewed with the grant so it keeps outliving it by the delay.
       const [ttl] = await Promise.all([
@@ -383,7 +314,7 @@ export class Semaphore {
           `grant ${token} of ${this.d.space.noun} "${slot}" has expired`,
         );
       this.d.metrics.keepalives.inc({ outcome: 'ok' });
-      return { ttlS: ttl, expiresInMs: remaining(ttl, sentAt) };
+      return { ttlS: ttl, expiresInMs: timeRemaining(ttl, sentAt) };
     } catch (err) {
       this.d.metrics.keepalives.inc({
         outcome: err instanceof DomainError && err.code === 'grant_gone' ? 'gone' : 'error',
@@ -428,10 +359,10 @@ export class Semaphore {
       throw grantGoneOrNotHolder(this.d.space.noun, slot, token, rangeAt(res.results, 0).count);
     const kv = rangeAt(res.results, 0).kvs[0];
     if (kv !== undefined && decodeHolder(kv)?.session !== true && kv.lease !== '0') {
-      this.revokeLater(kv.lease);
+      this.withdraw.lease(kv.lease);
     }
     const delay = rangeAt(res.results, 3).kvs[0];
-    if (delay !== undefined && delay.lease !== '0') this.revokeLater(delay.lease);
+    if (delay !== undefined && delay.lease !== '0') this.withdraw.lease(delay.lease);
   }
 
   /**
@@ -445,30 +376,7 @@ export class Semaphore {
     value: string,
     opts: { signal?: AbortSignal } = {},
   ): Promise<void> {
-    const { kv } = await this.ownedKey(name, token, secret, opts.signal);
-    const record = decodeHolder(kv);
-    if (record === undefined) throw new DomainError('internal', 'the holder record is unreadable');
-    const res = await this.d.store.txn(
-      {
-        compare: [
-          { key: kv.key, target: 'create', op: '==', value: token },
-          { key: kv.key, target: 'mod', op: '==', value: kv.modRevision },
-        ],
-        success: [
-          { put: { key: kv.key, value: encodeHolder({ ...record, value }), ignoreLease: true } },
-        ],
-        failure: [ownerProbe(this.d.space.contenders(name), token)],
-      },
-      opts,
-    );
-    if (!res.succeeded) {
-      const live = rangeAt(res.results, 0).count;
-      if (live > 0)
-        throw new DomainError('acquire_in_progress', 'a concurrent proclaim won; retry', {
-          retryAfterS: 0,
-        });
-      throw grantGoneOrNotHolder(this.d.space.noun, name, token, live);
-    }
+    await proclaimValue(this.d.store, this.d.space, { name, token, secret, value }, opts.signal);
   }
 
   /**
@@ -498,56 +406,10 @@ export class Semaphore {
         `no acquire with this Idempotency-Key is queued on ${this.d.space.noun} "${slot}"`,
       );
     }
-    if (decodeHolder(kv)?.session !== true && kv.lease !== '0') this.revokeLater(kv.lease);
+    if (decodeHolder(kv)?.session !== true && kv.lease !== '0') this.withdraw.lease(kv.lease);
   }
 
   /** Reads the caller's key and checks it is the one created at `token`. */
-  private async ownedKey(
-    slot: string,
-    token: FencingToken,
-    secret: string,
-    signal: AbortSignal | undefined,
-  ): Promise<{ kv: KeyValue; delayLease: string | undefined }> {
-    const { store, space } = this.d;
-    const key = space.contender(slot, idOfSecret(secret));
-    const res = await store.txn(
-      {
-        compare: [{ key, target: 'create', op: '==', value: token }],
-        success: [{ range: { key } }, { range: { key: space.delay(slot, token) } }],
-        failure: [ownerProbe(space.contenders(slot), token)],
-      },
-      { signal },
-    );
-    const kv = rangeAt(res.results, 0).kvs[0];
-    if (!res.succeeded || kv === undefined) {
-      throw grantGoneOrNotHolder(this.d.space.noun, slot, token, rangeAt(res.results, 0).count);
-    }
-    const delay = rangeAt(res.results, 1).kvs[0];
-    return { kv, delayLease: delay === undefined || delay.lease === '0' ? undefined : delay.lease };
-  }
-
-  private queueFor(slot: string): SlotQueue {
-    const existing = this.queues.get(slot);
-    if (existing !== undefined) return existing.queue;
-    const queue = new SlotQueue(slot, this.d.store, this.d.space, this.queueReads);
-    const stop = this.d.watch.listen(slot, {
-      changed: events => {
-        queue.changed(events);
-      },
-      disconnected: () => undefined,
-      resynced: () => undefined,
-    });
-    this.queues.set(slot, { queue, stop });
-    return queue;
-  }
-
-  private dropQueueIfEmpty(slot: string): void {
-    const entry = this.queues.get(slot);
-    if (entry === undefined || entry.queue.size > 0) return;
-    entry.stop();
-    this.queues.delete(slot);
-  }
-
   private sessionTtl(leaseId: string, signal: AbortSignal | undefined) {
     const sentAt = performance.now();
     const p = this.d.store.leaseTimeToLive(leaseId, { signal }).then(t => ({ ...t, sentAt }));
@@ -560,96 +422,10 @@ export class Semaphore {
     sentAt: number,
     sessionTtl: Promise<{ ttlS: number; sentAt: number }> | undefined,
   ): Promise<number> {
-    if (sessionTtl === undefined) return remaining(ttlS, sentAt);
+    if (sessionTtl === undefined) return timeRemaining(ttlS, sentAt);
     const t = await sessionTtl;
-    return remaining(t.ttlS, t.sentAt);
+    return timeRemaining(t.ttlS, t.sentAt);
   }
-
-  /** Removes a contender that will not be granted: revoke its own lease, or delete its key. */
-  private undo(key: string, token: string, perGrantLeaseId: string | undefined): void {
-    if (perGrantLeaseId !== undefined) {
-      this.revokeLater(perGrantLeaseId);
-      return;
-    }
-    const { store } = this.d;
-    this.d.cleanup.schedule(`delete ${key}`, signal =>
-      store.txn(
-        {
-          compare: [{ key, target: 'create', op: '==', value: token }],
-          success: [{ delete: { key } }],
-        },
-        { signal },
-      ),
-    );
-  }
-
-  private revokeLater(leaseId: string): void {
-    this.d.cleanup.schedule(`revoke lease ${leaseId}`, signal =>
-      this.d.store.leaseRevoke(leaseId, { signal }),
-    );
-  }
-
-  private deleteLater(key: string): void {
-    this.d.cleanup.schedule(`delete ${key}`, signal =>
-      this.d.store.txn({ compare: [], success: [{ delete: { key } }] }, { signal }),
-    );
-  }
-
-  /** Counts how grants this replica made ended: a release marker at the same revision means clean. */
-  private observeEnds(events: readonly WatchEvent[]): void {
-    const releasedAt = new Set<string>();
-    for (const e of events) {
-      const parsed = this.d.space.parse(e.key);
-      if (e.type === 'put' && parsed?.rest === 'r') releasedAt.add(`${parsed.name}@${e.revision}`);
-    }
-    for (const e of events) {
-      if (e.type !== 'delete') continue;
-      const grantedAt = this.granted.get(e.key);
-      if (grantedAt === undefined) continue;
-      this.granted.delete(e.key);
-      const parsed = this.d.space.parse(e.key);
-      const reason =
-        parsed !== undefined && releasedAt.has(`${parsed.name}@${e.revision}`)
-          ? 'released'
-          : 'expired';
-      this.d.metrics.grantEnds.inc({ reason });
-      this.d.metrics.holdDuration.observe({ reason }, (performance.now() - grantedAt) / 1000);
-    }
-  }
-
-  private onDisconnect(): void {
-    if (this.disconnectTimer !== undefined) return;
-    this.disconnectTimer = setTimeout(() => {
-      this.disconnectTimer = undefined;
-      if (this.d.watch.isConnected) return;
-      const err = new EtcdUnavailableError(
-        'lost the connection to etcd while waiting; the waiting request was withdrawn',
-        this.d.retryAfterS,
-      );
-      for (const { queue } of this.queues.values()) queue.failAll(err);
-    }, this.d.reconnectGraceMs);
-  }
-
-  private onReconnect(): void {
-    clearTimeout(this.disconnectTimer);
-    this.disconnectTimer = undefined;
-  }
-}
-
-/** A probe for "does any contender of this slot have create revision `token`?". */
-export function ownerProbe(holdersPrefix: string, token: FencingToken): TxnOp {
-  return {
-    range: {
-      prefix: holdersPrefix,
-      minCreateRevision: token,
-      maxCreateRevision: token,
-      countOnly: true,
-    },
-  };
-}
-
-function remaining(ttlS: number, sentAt: number): number {
-  return Math.max(0, Math.floor(ttlS * 1000 - (performance.now() - sentAt)));
 }
 
 function acquireOutcome(err: unknown): string {

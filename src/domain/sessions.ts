@@ -3,6 +3,7 @@ import type { KeyLayout } from '../etcd/keys.js';
 import type { LeaseKeeper } from '../etcd/lease-keeper.js';
 import { DomainError, InvalidInputError } from './errors.js';
 import { idOfSecret, newSecret } from './secrets.js';
+import { timeRemaining } from './grant.js';
 import type { SessionRef } from './semaphore.js';
 
 /** A client session as handed to its owner: the token is `<lease-hex>.<secret>`; keep it private. */
@@ -50,7 +51,7 @@ export class Sessions {
       await this.store.leaseRevoke(leaseId).catch(() => undefined);
       throw err;
     }
-    return { session: `${leaseHex}.${secret}`, ttlS, expiresInMs: remaining(ttlS, sentAt) };
+    return { session: `${leaseHex}.${secret}`, ttlS, expiresInMs: timeRemaining(ttlS, sentAt) };
   }
 
   /** Parses a session token into the lease and marker an acquire checks in its transaction. */
@@ -76,7 +77,7 @@ export class Sessions {
     const sentAt = performance.now();
     const ttl = await this.leases.keepAlive(ref.leaseId, opts);
     if (ttl <= 0) throw new DomainError('session_gone', 'the session has expired');
-    return { session: token, ttlS: ttl, expiresInMs: remaining(ttl, sentAt) };
+    return { session: token, ttlS: ttl, expiresInMs: timeRemaining(ttl, sentAt) };
   }
 
   /** Ends the session: every grant under it is released at once. */
@@ -97,8 +98,4 @@ export class Sessions {
       );
     }
   }
-}
-
-function remaining(ttlS: number, sentAt: number): number {
-  return Math.max(0, Math.floor(ttlS * 1000 - (performance.now() - sentAt)));
 }
