@@ -65,6 +65,11 @@ export function cpuDelta(before: Scrape, after: Scrape): { cores: number; second
   return { cores: wall > 0 ? seconds / wall : Number.NaN, seconds };
 }
 
+/** V8 heap in use (live objects and garbage not yet collected) in MB at a scrape. */
+export function heapUsedMb(s: Scrape): number {
+  return total(s, 'nodejs_heap_size_used_bytes') / 1024 / 1024;
+}
+
 /** Resident memory in MB at a scrape. */
 export function rssMb(s: Scrape): number {
   return total(s, 'process_resident_memory_bytes') / 1024 / 1024;

@@ -298,21 +298,21 @@ export function buildRows(r: Results): Row[] {
     'idle',
     idle === undefined
       ? 'not measured'
-      : `CPU ${fmt(idle.cpuCores * 100, 2)} % of a core, RSS ${fmt(idle.rssMb)} MB`,
+      : `CPU ${fmt(idle.cpuCores * 100, 2)} % of a core, RSS ${fmt(idle.rssMb)} MB (V8 heap used ${fmt(idle.heapMb)} MB)`,
   );
   const load = r.slotlock.session.c64;
   res(
     'under load (session, 64 clients)',
     load?.usage === undefined
       ? 'not measured'
-      : `CPU ${fmt(load.usage.svcCores, 2)} cores, RSS ${fmt(load.usage.svcRssMb)} MB`,
+      : `CPU ${fmt(load.usage.svcCores, 2)} cores, RSS ${fmt(load.usage.svcRssMb)} MB (V8 heap used ${fmt(load.usage.svcHeapMb)} MB)`,
   );
   const held = r.resources.held;
   res(
     `${held?.grants.toLocaleString('en-US') ?? '?'} held grants + ${held?.waiters.toLocaleString('en-US') ?? '?'} waiters`,
     held === undefined
       ? 'not measured'
-      : `RSS ${fmt(held.rssMb)} MB, CPU ${fmt(held.cpuCores * 100, 2)} % of a core while parked (gauge ${held.waitingGauge} waiting${held.waiterFailures > 0 ? `, ${held.waiterFailures} waiters failed: ${held.firstWaiterFailure ?? ''}` : ''}); took ${fmt(held.acquirePerS)} grants/s; RSS after all left ${fmt(r.resources.rssAfterHeldMb)} MB`,
+      : `RSS ${fmt(held.rssMb)} MB (V8 heap used ${fmt(held.heapMb)} MB), CPU ${fmt(held.cpuCores * 100, 2)} % of a core while parked (gauge ${held.waitingGauge} waiting${held.waiterFailures > 0 ? `, ${held.waiterFailures} waiters failed: ${held.firstWaiterFailure ?? ''}` : ''}); took ${fmt(held.acquirePerS)} grants/s; RSS after all left ${fmt(r.resources.rssAfterHeldMb)} MB`,
   );
   return rows;
 }

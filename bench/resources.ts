@@ -4,12 +4,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpJson, expectStatus, stringField } from './http-client.js';
-import { cpuDelta, rssMb, scrape, total } from './metrics-scrape.js';
+import { cpuDelta, heapUsedMb, rssMb, scrape, total } from './metrics-scrape.js';
 import { times } from './load.js';
 
 export interface IdleResult {
   cpuCores: number;
   rssMb: number;
+  heapMb: number;
 }
 
 /** CPU and RSS of an idle service over `ms`. */
@@ -17,7 +18,11 @@ export async function idle(url: string, ms: number): Promise<IdleResult> {
   const before = await scrape(url);
   await sleep(ms);
   const after = await scrape(url);
-  return { cpuCores: cpuDelta(before, after).cores, rssMb: rssMb(after) };
+  return {
+    cpuCores: cpuDelta(before, after).cores,
+    rssMb: rssMb(after),
+    heapMb: heapUsedMb(after),
+  };
 }
 
 export interface HeldResult {
@@ -31,6 +36,7 @@ export interface HeldResult {
   waiterFailures: number;
   firstWaiterFailure: string | undefined;
   rssMb: number;
+  heapMb: number;
   /** CPU while holding and waiting, with no requests arriving. */
   cpuCores: number;
   timeMs: number;
@@ -126,6 +132,7 @@ export async function heldAndWaiting(
       waiterFailures: failures.length,
       firstWaiterFailure: failures[0],
       rssMb: rssMb(after),
+      heapMb: heapUsedMb(after),
       cpuCores: cpuDelta(before, after).cores,
       timeMs: performance.now() - started,
     };

@@ -4,7 +4,7 @@
  * its /metrics, so a table row shows whether the 2 cores were saturated and by whom.
  */
 import type { Probe } from './load.js';
-import { etcdRequestDelta, rssMb, scrape, type Scrape } from './metrics-scrape.js';
+import { etcdRequestDelta, heapUsedMb, rssMb, scrape, type Scrape } from './metrics-scrape.js';
 import { procCpuSeconds } from './procs.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -16,6 +16,7 @@ export interface Usage {
   svcCores: number;
   svcCpuSeconds: number;
   svcRssMb: number;
+  svcHeapMb: number;
   etcdCores: number;
   /** This process (the load generator and, for peers, the client library). */
   genCores: number;
@@ -93,6 +94,7 @@ export class UsageProbe implements Probe {
       svcCores: t.serverS / t.wallS,
       svcCpuSeconds: t.serverS,
       svcRssMb: svc === undefined ? Number.NaN : rssMb(svc),
+      svcHeapMb: svc === undefined ? Number.NaN : heapUsedMb(svc),
       etcdCores: t.etcdS / t.wallS,
       genCores: t.genS / t.wallS,
       etcdRequests: t.requests,
