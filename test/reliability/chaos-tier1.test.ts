@@ -45,7 +45,7 @@ describe('chaos tier 1: the service stays safe under faults', () => {
       // Enough traffic for the checks to mean something, and no contender key left behind.
       expect(r.stats.grants).toBeGreaterThan(10);
       expect(r.meta.leftoverKeys).toBe(0);
-      expect(r.faults.length).toBe(spec.fault === 'none' ? 0 : 1);
+      expect(r.faults.length).toBe(spec.fault === 'lease-expiry-wait' ? 2 : 1);
     });
   }
 
@@ -65,6 +65,15 @@ describe('chaos tier 1: the service stays safe under faults', () => {
         expect.arrayContaining([expect.stringMatching(/stale_token|grant_gone/)]),
       );
     }
+  });
+
+  it('lease-expiry-wait: a waiter whose lease ended while its replica was stopped is not granted', () => {
+    const r = report('lease-expiry-wait');
+    expect(r.faults.map(f => f.name)).toEqual([
+      'lease-expire-while-waiting',
+      'lease-revoke-while-waiting',
+    ]);
+    for (const f of r.faults) expect(f.detail).not.toMatch(/answered 2\d\d/);
   });
 
   it('replica-kill: clients fail over to the surviving replica', () => {

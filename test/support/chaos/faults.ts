@@ -36,8 +36,8 @@ export interface FaultContext {
   replicas: Replica[];
   clients: ClientHandle[];
   etcd: Etcd3;
-  /** Resolves with the next announced grant matching `pred`. */
-  nextGrant(pred: (g: GrantEvent) => boolean, timeoutMs: number): Promise<GrantEvent>;
+  /** SIGSTOPs the client that announces the next grant matching `pred`, as it announces it. */
+  stopOnGrant(pred: (g: GrantEvent) => boolean, timeoutMs: number): Promise<GrantEvent>;
   /** An HTTP client recording as `proc` (the fault driver's own requests). */
   http(proc: string): ReplicaClient;
   historyFile(proc: string): string;
@@ -179,29 +179,36 @@ async function contenders(ctx: FaultContext, slot: string) {
  * It goes on with its cycle: its late fenced writes must be refused.
  */
 async function pauseClient(ctx: FaultContext): Promise<FaultRecord> {
-  const grant = await ctx.nextGrant(g => g.capacity === 1 && g.fenced, 20_000);
-  const client = ctx.clients.find(c => c.proc === grant.proc);
-  if (client === undefined) throw new Error(`unknown client ${grant.proc}`);
-  process.kill(client.pid, 'SIGSTOP');
+  let grant: GrantEvent | undefined;
+  let pid = -1;
+  for (let attempt = 1; grant === undefined; attempt++) {
+    const g = await ctx.stopOnGrant(x => x.capacity === 1 && x.fenced, 20_000);
+    pid = ctx.clients.find(c => c.proc === g.proc)?.pid ?? -1;
+    // A holder that had already let go by the time it stopped is no paused holder: try again.
+    if (await exists(ctx.etcd, g.key)) grant = g;
+    else process.kill(pid, 'SIGCONT');
+    if (grant === undefined && attempt >= 5) throw new Error('no holder could be paused holding');
+  }
+  const held = grant;
   const start = nowMs();
   try {
     await until(
-      `key of token ${grant.token} expired`,
-      async () => !(await exists(ctx.etcd, grant.key)),
+      `key of token ${held.token} expired`,
+      async () => !(await exists(ctx.etcd, held.key)),
       ctx.spec.ttlS * 1000 + 20_000,
     );
     const newer = async () =>
-      (await contenders(ctx, grant.name)).some(c => c.create > BigInt(grant.token));
+      (await contenders(ctx, held.name)).some(c => c.create > BigInt(held.token));
     await until('a newer contender', newer, 10_000).catch(() => undefined);
   } finally {
-    process.kill(client.pid, 'SIGCONT');
+    process.kill(pid, 'SIGCONT');
   }
   return {
     name: 'pause-client',
-    target: grant.proc,
+    target: held.proc,
     start,
     end: nowMs(),
-    detail: `token ${grant.token} on ${grant.name}`,
+    detail: `token ${held.token} on ${held.name}`,
   };
 }
 

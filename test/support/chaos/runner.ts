@@ -144,6 +144,7 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
     },
   };
   const grants: GrantEvent[] = [];
+  const onGrant = new Set<(g: GrantEvent, pid: number) => void>();
   const clients: { proc: string; child: Child; ready: boolean }[] = [];
   const history = (proc: string) => join(dir, `${proc}.jsonl`);
   log(`${s.id}: starting ${s.clients} clients`);
@@ -177,7 +178,9 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
       clients.push(entry);
       onJsonLines(child, ev => {
         if (ev.event === 'ready') entry.ready = true;
-        if (ev.event === 'granted') grants.push(ev as unknown as GrantEvent);
+        if (ev.event !== 'granted') return;
+        grants.push(ev as unknown as GrantEvent);
+        for (const listener of onGrant) listener(ev as unknown as GrantEvent, child.pid);
       });
     }
     await until('clients ready', () => clients.every(c => c.ready), 60_000);
@@ -186,7 +189,7 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
       () => grants.length >= s.warmupGrants,
       60_000,
     );
-    const ctx = faultContext(suite, s, clients, grants, history, layout);
+    const ctx = faultContext(suite, s, clients, onGrant, history, layout);
     log(`${s.id}: injecting ${s.fault}`);
     const faults = await injectFault(ctx);
     writeJsonLines(join(dir, 'faults.jsonl'), faults);
@@ -250,7 +253,7 @@ function faultContext(
   suite: Suite,
   s: ScenarioSpec,
   clients: { proc: string; child: Child }[],
-  grants: GrantEvent[],
+  onGrant: Set<(g: GrantEvent, pid: number) => void>,
   history: (proc: string) => string,
   layout: RunLayout,
 ): FaultContext {
@@ -263,17 +266,22 @@ function faultContext(
     replicas: suite.replicas,
     clients: clients.map(c => ({ proc: c.proc, pid: c.child.pid, running: c.child.running })),
     etcd: suite.etcd,
-    nextGrant: async (pred, timeoutMs) => {
-      const from = grants.length;
-      let found: GrantEvent | undefined;
-      await until(
-        'a matching grant',
-        () => (found = grants.slice(from).find(pred)) !== undefined,
-        timeoutMs,
-      );
-      if (found === undefined) throw new Error('no matching grant');
-      return found;
-    },
+    stopOnGrant: (pred, timeoutMs) =>
+      new Promise<GrantEvent>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          onGrant.delete(listener);
+          reject(new Error(`no matching grant within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const listener = (g: GrantEvent, pid: number) => {
+          if (!pred(g)) return;
+          // At once, in the same tick as the announcement: the holder has not written yet.
+          process.kill(pid, 'SIGSTOP');
+          onGrant.delete(listener);
+          clearTimeout(timer);
+          resolve(g);
+        };
+        onGrant.add(listener);
+      }),
     http: proc => {
       let client = https.get(proc);
       if (client === undefined) {

@@ -77,6 +77,7 @@ export const tier1: ScenarioSpec[] = [
   { ...base, id: 'leader-pause', fault: 'pause-member', target: 'leader' },
   { ...base, id: 'replica-kill', fault: 'kill-replica' },
   { ...base, id: 'client-pause', fault: 'pause-client' },
+  { ...base, id: 'lease-expiry-wait', fault: 'lease-expiry-wait', workloadMs: 8000 },
 ];
 
 const long = { ...base, clients: 5, workloadMs: 30_000, warmupGrants: 20, faultMs: 5000 };

@@ -109,7 +109,8 @@ export class Workload {
     this.emit({ event: 'granted', ...base, token, key: rec.key, fenced });
     const grantPath = `${path}/${token}`;
     const held = { ...base, token, secret, key: rec.key };
-    const hold = 50 + this.rand() * 300;
+    // At least 100 ms between the grant's announcement and the first write (a pause lands there).
+    const hold = 200 + this.rand() * 300;
     await sleep(hold / 2);
     if (fenced && !(await this.write(held))) return;
     await sleep(hold / 2);
