@@ -19,11 +19,12 @@ import { electionSpace, KeyLayout, slotSpace } from '../../../src/etcd/keys.js';
 import { readHistory } from '../history.js';
 import { clusterHealthy, injectFault, type FaultContext, type GrantEvent } from './faults.js';
 import { writeEtcdWrapper } from './netns.js';
-import { Child, onJsonLines, Replica, startNode, until } from './processes.js';
+import { Child, onJsonLines, registerPid, Replica, startNode, until } from './processes.js';
 import {
   readJsonLines,
   writeJsonLines,
   type EventRecord,
+  type FaultRecord,
   type OpRecord,
   type RunLayout,
 } from './records.js';
@@ -80,6 +81,7 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
       readyTimeoutMs: 60_000,
     });
     log(`etcd cluster up: ${cluster.endpoints.join(' ')}`);
+    registerMembers(spec.runDir, cluster);
     etcd = connectEtcd({ endpoints: cluster.endpoints, callTimeoutMs: 5000, retryAfterS: 1 });
     const env = {
       ETCD_ENDPOINTS: cluster.endpoints.join(','),
@@ -107,6 +109,11 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
     etcd?.close();
     await cluster?.stop({ timeoutMs: 2000 });
   }
+}
+
+/** Records the members' pids (restarts make new ones) so a parent can stop leftovers by pid. */
+function registerMembers(runDir: string, cluster: EtcdCluster): void {
+  for (const m of cluster.members) registerPid(runDir, m.pid);
 }
 
 /** The fenced store is another engineer's work in progress: use it only if the route answers. */
@@ -191,7 +198,12 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
     );
     const ctx = faultContext(suite, s, clients, onGrant, history, layout);
     log(`${s.id}: injecting ${s.fault}`);
-    const faults = await injectFault(ctx);
+    let faults: FaultRecord[];
+    try {
+      faults = await injectFault(ctx);
+    } finally {
+      registerMembers(spec.runDir, cluster);
+    }
     writeJsonLines(join(dir, 'faults.jsonl'), faults);
     // The workload's own schedule: at least workloadMs in all, and a few seconds after the fault.
     const lastEnd = Math.max(workloadStart + s.workloadMs, ...faults.map(f => f.end + 4000));
