@@ -1,5 +1,6 @@
 /** Per-scenario numbers for the results table: requests, anomalies, availability, recovery. */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { format, resolveConfig } from 'prettier';
 import { anomalies, type CheckResult } from './checkers.js';
 import type { FaultRecord, OpRecord } from './records.js';
 import { faultLabel, type ScenarioSpec } from './scenarios.js';
@@ -85,11 +86,16 @@ export function resultsTable(rows: readonly TableRow[]): string {
 const START = '<!-- chaos-results:start -->';
 const END = '<!-- chaos-results:end -->';
 
-/** Replaces the generated results section of `file` (between the markers) with `content`. */
-export function writeResultsSection(file: string, content: string): void {
+/**
+ * Replaces the generated results section of `file` (between the markers) with `content`, and
+ * formats the file with the repo's prettier settings so `npm run lint` stays clean.
+ */
+export async function writeResultsSection(file: string, content: string): Promise<void> {
   const text = readFileSync(file, 'utf8');
   const from = text.indexOf(START);
   const to = text.indexOf(END);
   if (from < 0 || to < from) throw new Error(`${file} has no ${START} ... ${END} section`);
-  writeFileSync(file, `${text.slice(0, from + START.length)}\n${content}\n${text.slice(to)}`);
+  const next = `${text.slice(0, from + START.length)}\n${content}\n${text.slice(to)}`;
+  const options = (await resolveConfig(file)) ?? {};
+  writeFileSync(file, await format(next, { ...options, filepath: file }));
 }
