@@ -15,7 +15,7 @@ import {
   ExponentialBackoff,
   circuitBreaker,
   handleWhen,
-  noop,
+  retry,
 } from 'cockatiel';
 import { DomainError, EtcdUnavailableError } from '../domain/errors.js';
 
@@ -42,10 +42,13 @@ export function connectEtcd(opts: EtcdConnectionOptions): Etcd3 {
     dialTimeout: opts.callTimeoutMs,
     defaultCallOptions: ctx => (ctx.isStream ? {} : { deadline: Date.now() + opts.callTimeoutMs }),
     faultHandling: {
-      global: noop,
+      // Retry only calls that provably never reached etcd (no connection, or the host's breaker
+      // is open), on another member: safe even for writes. A deadline that passed is not retried:
+      // that call may have been applied.
+      global: retry(handleWhen(neverReachedEtcd), { maxAttempts: 2 }),
       host: () =>
         circuitBreaker(handleWhen(isUnavailable), {
-          halfOpenAfter: 1000,
+          halfOpenAfter: 2000,
           breaker: new ConsecutiveBreaker(3),
         }),
       watchBackoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }).next(),
@@ -101,6 +104,13 @@ export function isUnavailable(err: unknown): boolean {
     return unavailableMessages.some(m => message.includes(m));
   }
   return false;
+}
+
+/** True for failures of a call that was never sent to etcd, so retrying it elsewhere is safe. */
+export function neverReachedEtcd(err: unknown): boolean {
+  if (err instanceof BrokenCircuitError) return true;
+  const message = err instanceof Error ? err.message : '';
+  return message.includes('No connection established');
 }
 
 /** True when etcd said the lease does not exist (expired or revoked). */
