@@ -17,7 +17,11 @@ const testFilePath = repoPath('deploy/prometheus/slotlock.rules.test.yaml');
 
 /** promtool from PATH or .data/tools, fetched from Debian's prometheus package when missing. */
 function findPromtool(): string {
-  const installed = run('bash', [repoPath('scripts/install-promtool.sh')], 300_000);
+  const installed = run(
+    'bash',
+    [repoPath('scripts/install-prometheus-tools.sh'), 'promtool'],
+    300_000,
+  );
   const path = installed.stdout.trim().split('\n').at(-1) ?? '';
   if (installed.status !== 0 || !existsSync(path)) {
     throw new Error(`could not get promtool:\n${installed.output}`);

@@ -49,7 +49,7 @@ describe('recording rules in a real Prometheus', () => {
   const handoversMs: number[] = [];
 
   beforeAll(async () => {
-    binary = await installTool('install-prometheus.sh', 'Prometheus');
+    binary = await installTool('install-prometheus-tools.sh', 'Prometheus', ['prometheus']);
     svc = await startTestService();
   }, 300_000);
 

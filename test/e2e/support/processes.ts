@@ -1,7 +1,6 @@
 /** Helpers for the e2e tests: install tools with the repo scripts, free ports, child processes. */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -10,13 +9,18 @@ export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
  * Runs `scripts/<script>` and returns the tool path it prints. Throws a message naming the tool
  * and the script's own error output when it fails, so a missing tool fails the test loudly.
  */
-export async function installTool(script: string, tool: string, timeoutMs = 600_000) {
-  const run = await runToEnd('bash', [`${repoRoot}scripts/${script}`], { timeoutMs });
+export async function installTool(
+  script: string,
+  tool: string,
+  args: string[] = [],
+  timeoutMs = 600_000,
+) {
+  const run = await runToEnd('bash', [`${repoRoot}scripts/${script}`, ...args], { timeoutMs });
   const path = run.stdout.trim().split('\n').at(-1) ?? '';
   if (run.code !== 0 || path === '') {
     throw new Error(
       `${tool} is required by this test and could not be installed ` +
-        `(bash scripts/${script} exited with ${String(run.code ?? run.signal)}):\n` +
+        `(bash scripts/${script} ${args.join(' ')} exited with ${String(run.code ?? run.signal)}):\n` +
         run.stderr.trim().split('\n').slice(-20).join('\n'),
     );
   }
@@ -24,21 +28,7 @@ export async function installTool(script: string, tool: string, timeoutMs = 600_
 }
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>(resolve => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export { freePort } from '../../../src/etcd/free-port.js';
 
 export interface RunResult {
   code: number | null;
