@@ -109,60 +109,47 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** Outcomes of an acquire, as labelled on the acquire counter and duration histogram. */
+export const acquireOutcomes = [
+  'immediate',
+  'after_wait',
+  'busy',
+  'timeout',
+  'cancelled',
+  'conflict',
+  'error',
+  'replayed',
+] as const;
+
+/** Kinds of etcd call, as labelled on the etcd request metrics. */
+export const etcdOps = [
+  'txn',
+  'range',
+  'lease_grant',
+  'lease_revoke',
+  'lease_keepalive',
+  'lease_ttl',
+] as const;
+
 /**
- * Sets every known label combination of the counters to 0, so series exist from the first scrape
- * and `increase()`/`rate()` see the first event (Prometheus cannot rate a series that is born at 1).
+ * Sets every known label combination to 0 (counters) or creates it empty (histograms), so series
+ * exist from the first scrape: Prometheus cannot rate a series born between two scrapes, and would
+ * lose its first observations.
  */
 export function initMetricSeries(m: Metrics): void {
-  for (const outcome of [
-    'immediate',
-    'after_wait',
-    'busy',
-    'timeout',
-    'cancelled',
-    'conflict',
-    'error',
-    'replayed',
-  ]) {
+  for (const outcome of acquireOutcomes) {
     m.acquires.inc({ outcome }, 0);
+    for (const mode of ['try', 'wait']) m.acquireDuration.zero({ mode, outcome });
   }
-  for (const reason of ['released', 'expired']) m.grantEnds.inc({ reason }, 0);
-  for (const outcome of ['ok', 'gone', 'error']) m.keepalives.inc({ outcome }, 0);
-  for (const op of [
-    'txn',
-    'range',
-    'lease_grant',
-    'lease_revoke',
-    'lease_keepalive',
-    'lease_ttl',
-  ]) {
+  for (const op of etcdOps) {
     for (const outcome of ['ok', 'error', 'unavailable']) m.etcdRequests.inc({ op, outcome }, 0);
-  }
-  for (const source of ['check', 'store', 'report']) m.staleTokens.inc({ source }, 0);
-  for (const outcome of ['applied', 'rejected']) m.fencedWrites.inc({ outcome }, 0);
-  // Histogram series too: a series born between two scrapes loses its first observations to rate().
-  for (const mode of ['try', 'wait']) {
-    for (const outcome of [
-      'immediate',
-      'after_wait',
-      'busy',
-      'timeout',
-      'cancelled',
-      'conflict',
-      'error',
-    ]) {
-      m.acquireDuration.zero({ mode, outcome });
-    }
-  }
-  for (const op of [
-    'txn',
-    'range',
-    'lease_grant',
-    'lease_revoke',
-    'lease_keepalive',
-    'lease_ttl',
-  ]) {
     m.etcdDuration.zero({ op });
   }
-  for (const reason of ['released', 'expired']) m.holdDuration.zero({ reason });
+  for (const reason of ['released', 'expired']) {
+    m.grantEnds.inc({ reason }, 0);
+    m.holdDuration.zero({ reason });
+  }
+  for (const outcome of ['ok', 'gone', 'error']) m.keepalives.inc({ outcome }, 0);
+  for (const source of ['check', 'store', 'report']) m.staleTokens.inc({ source }, 0);
+  for (const outcome of ['applied', 'rejected']) m.fencedWrites.inc({ outcome }, 0);
 }
