@@ -31,7 +31,8 @@ export interface Results {
     etcd3Lock64?: Measured<RetryContendedResult> | undefined;
     redlock64?: Measured<RetryContendedResult> | undefined;
   };
-  elections: { failover?: FailoverResult | undefined; resign?: ResignResult | undefined };
+  /** Failover after SIGKILL, one result per lease TTL measured. */
+  elections: { failover: FailoverResult[]; resign?: ResignResult | undefined };
   resources: {
     idle?: IdleResult | undefined;
     held?: HeldResult | undefined;
@@ -249,20 +250,18 @@ export function buildRows(r: Results): Row[] {
   retryRow('redlock + retry 1-5 ms, 64 clients', r.contended.redlock64);
 
   section('elections');
-  const fo = r.elections.failover;
-  rows.push({
-    scenario: `failover after SIGKILL of the leader (TTL ${fo?.ttlS ?? 2} s)`,
-    conc: '1+1',
-    rate: undefined,
-    p50: fo?.summary.p50,
-    p95: fo?.summary.p95,
-    p99: fo?.summary.p99,
-    vsFloor: '—',
-    notes:
-      fo === undefined
-        ? 'not measured'
-        : `n=${fo.summary.n}, max ${fmt(fo.summary.max)} ms (kill → waiting candidate elected)`,
-  });
+  for (const fo of r.elections.failover) {
+    rows.push({
+      scenario: `failover after SIGKILL of the leader (TTL ${fo.ttlS} s)`,
+      conc: '1+1',
+      rate: undefined,
+      p50: fo.summary.p50,
+      p95: fo.summary.p95,
+      p99: fo.summary.p99,
+      vsFloor: '—',
+      notes: `n=${fo.summary.n}, max ${fmt(fo.summary.max)} ms (kill → waiting candidate elected)`,
+    });
+  }
   const rs = r.elections.resign;
   rows.push({
     scenario: 'handover after resign',

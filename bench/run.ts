@@ -53,7 +53,7 @@ const results: Results = {
   etcd3Lock: {},
   redlock: {},
   contended: {},
-  elections: {},
+  elections: { failover: [] },
   resources: {},
   errors: [],
 };

@@ -215,14 +215,18 @@ export async function runElections(ctx: Context): Promise<void> {
   ctx.results.elections.resign = await step(ctx, 'handover after resign', () =>
     handoverAfterResign(ctx.serviceUrl, { iterations: ctx.quick ? 8 : 30, tag: ctx.tag }),
   );
-  ctx.results.elections.failover = await step(ctx, 'failover after SIGKILL', () =>
-    failoverAfterKill(ctx.serviceUrl, {
-      iterations: ctx.quick ? 1 : 4,
-      ttlS: 2,
-      dir: ctx.dir,
-      tag: ctx.tag,
-    }),
-  );
+  // The issue asks for p50 over at least 10 kills, at TTL 2 s and 5 s.
+  for (const ttlS of ctx.quick ? [2] : [2, 5]) {
+    const fo = await step(ctx, `failover after SIGKILL (TTL ${ttlS} s)`, () =>
+      failoverAfterKill(ctx.serviceUrl, {
+        iterations: ctx.quick ? 1 : 10,
+        ttlS,
+        dir: ctx.dir,
+        tag: `${ctx.tag}-ttl${ttlS}`,
+      }),
+    );
+    if (fo !== undefined) ctx.results.elections.failover.push(fo);
+  }
 }
 
 export async function runIdle(ctx: Context): Promise<void> {

@@ -74,16 +74,13 @@ export function buildTargets(r: Results): Target[] {
         ? 'not measured'
         : `${fmt(h8)} with 8 waiters, ${fmt(h64)} with 64 (limit +10 %)`,
   });
-  const fo = r.elections.failover;
-  t.push({
-    target: 'failover after leader crash ≤ TTL + 1 s',
-    met:
-      fo === undefined || fo.summary.n === 0 ? undefined : fo.summary.max <= fo.ttlS * 1000 + 1000,
-    detail:
-      fo === undefined
-        ? 'not measured'
-        : `worst ${ms(fo.summary.max)}, p50 ${ms(fo.summary.p50)} over ${fo.summary.n} kills (TTL ${fo.ttlS} s, limit ${ms(fo.ttlS * 1000 + 1000)})`,
-  });
+  for (const fo of r.elections.failover) {
+    t.push({
+      target: `failover after leader crash ≤ TTL + 1 s (TTL ${fo.ttlS} s)`,
+      met: fo.summary.n === 0 ? undefined : fo.summary.max <= fo.ttlS * 1000 + 1000,
+      detail: `worst ${ms(fo.summary.max)}, p50 ${ms(fo.summary.p50)} over ${fo.summary.n} kills (limit ${ms(fo.ttlS * 1000 + 1000)})`,
+    });
+  }
   const rs = r.elections.resign;
   t.push({
     target: 'handover after resign p50 ≤ 50 ms',
