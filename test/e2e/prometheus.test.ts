@@ -146,10 +146,11 @@ describe('recording rules in a real Prometheus', () => {
     expect(serverP95).not.toBeNull();
     expect(Math.abs(promP95 - serverP95!)).toBeLessThanOrEqual(1e-9 + 1e-3 * serverP95!);
     // The server answered before the client read the answer, so its p95 is not above the
-    // client's bucket; HTTP overhead can leave it at most one bucket below.
-    const lowerBucket = bucketOf(clientBucket[0], acquireBuckets);
+    // client's bucket. No lower bound from the client: its times add HTTP and event-loop delays
+    // of unbounded size on a loaded machine (that bound made this test flaky); the exact match
+    // with the server's own histogram above is the consistency check from below.
     expect(promP95).toBeLessThanOrEqual(clientBucket[1]);
-    expect(promP95).toBeGreaterThanOrEqual(lowerBucket[0]);
+    expect(promP95).toBeGreaterThan(0);
     expect(promElection).toBeGreaterThan(0);
     expect(promElection).toBeLessThanOrEqual(
       bucketOf(Math.max(...handoversMs) / 1000, electionBuckets)[1],
