@@ -6,6 +6,7 @@ import { Elections } from './domain/elections.js';
 import { FencedStore } from './domain/fenced-store.js';
 import { Semaphore } from './domain/semaphore.js';
 import { Sessions } from './domain/sessions.js';
+import { SessionDeadlines } from './domain/session-deadlines.js';
 import { SlotReader } from './domain/slot-reader.js';
 import { SlotWatch } from './domain/slot-watch.js';
 import { StaleReports } from './domain/stale-reports.js';
@@ -63,9 +64,11 @@ export function createServices(
   const watch = new SlotWatch(store, slots, log);
   const cleanup = new Cleanup(log);
   const lifecycle = new Lifecycle(config.RETRY_AFTER_S);
+  const sessionDeadlines = new SessionDeadlines(store);
   const semaphore = new Semaphore({
     store,
     space: slots,
+    sessionDeadlines,
     watch,
     leases,
     cleanup,
@@ -98,7 +101,7 @@ export function createServices(
     cleanup,
     semaphore,
     reader: new SlotReader(store, slots, metrics),
-    sessions: new Sessions(store, keys, leases),
+    sessions: new Sessions(store, keys, leases, sessionDeadlines),
     elections,
     fenced: new FencedStore({ store, keys, space: slots, metrics, log }),
     staleReports: new StaleReports(store, metrics, log),

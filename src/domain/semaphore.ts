@@ -25,6 +25,7 @@ import type { SlotWatch } from './slot-watch.js';
 import { WaitingRoom } from './waiting-room.js';
 import { Waiter } from './waiter.js';
 import { Withdrawals } from './withdrawals.js';
+import { SessionDeadlines } from './session-deadlines.js';
 
 /** A client session an acquire runs under: its lease and the marker key that proves it is live. */
 export interface SessionRef {
@@ -58,6 +59,8 @@ export interface SemaphoreDeps {
   retryAfterS: number;
   /** How long a disconnected watch may stay down before waiters are failed with 503. */
   reconnectGraceMs: number;
+  /** Session lease deadlines this replica measured (spares a LeaseTimeToLive per acquire). */
+  sessionDeadlines?: SessionDeadlines | undefined;
   /** Told of every handover to a waiter of this replica (the election SLI). */
   onHandover?: ((name: string, handover: Handover) => void) | undefined;
 }
@@ -71,11 +74,13 @@ export class Semaphore {
   private readonly room: WaitingRoom;
   private readonly ends: GrantEnds;
   private readonly withdraw: Withdrawals;
+  private readonly sessionDeadlines: SessionDeadlines;
 
   constructor(private readonly d: SemaphoreDeps) {
     this.room = new WaitingRoom(d);
     this.ends = new GrantEnds(d.space, d.metrics);
     this.withdraw = new Withdrawals(d.store, d.cleanup);
+    this.sessionDeadlines = d.sessionDeadlines ?? new SessionDeadlines(d.store);
     d.watch.listen('*', {
       changed: events => {
         this.ends.observe(events);
@@ -410,9 +415,9 @@ export class Semaphore {
   }
 
   /** Reads the caller's key and checks it is the one created at `token`. */
-  private sessionTtl(leaseId: string, signal: AbortSignal | undefined) {
-    const sentAt = performance.now();
-    const p = this.d.store.leaseTimeToLive(leaseId, { signal }).then(t => ({ ...t, sentAt }));
+  /** Time left for a session's lease, started alongside the acquire transaction. */
+  private sessionTtl(leaseId: string, signal: AbortSignal | undefined): Promise<number> {
+    const p = this.sessionDeadlines.remainingMs(leaseId, signal);
     p.catch(() => undefined);
     return p;
   }
@@ -420,11 +425,9 @@ export class Semaphore {
   private async expiresIn(
     ttlS: number,
     sentAt: number,
-    sessionTtl: Promise<{ ttlS: number; sentAt: number }> | undefined,
+    sessionRemainingMs: Promise<number> | undefined,
   ): Promise<number> {
-    if (sessionTtl === undefined) return timeRemaining(ttlS, sentAt);
-    const t = await sessionTtl;
-    return timeRemaining(t.ttlS, t.sentAt);
+    return sessionRemainingMs === undefined ? timeRemaining(ttlS, sentAt) : sessionRemainingMs;
   }
 }
 

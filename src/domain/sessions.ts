@@ -4,6 +4,7 @@ import type { LeaseKeeper } from '../etcd/lease-keeper.js';
 import { DomainError, InvalidInputError } from './errors.js';
 import { idOfSecret, newSecret } from './secrets.js';
 import { timeRemaining } from './grant.js';
+import type { SessionDeadlines } from './session-deadlines.js';
 import type { SessionRef } from './semaphore.js';
 
 /** A client session as handed to its owner: the token is `<lease-hex>.<secret>`; keep it private. */
@@ -24,6 +25,7 @@ export class Sessions {
     private readonly store: EtcdStore,
     private readonly keys: KeyLayout,
     private readonly leases: LeaseKeeper,
+    private readonly deadlines: SessionDeadlines,
   ) {}
 
   async create(ttlS: number, opts: { signal?: AbortSignal } = {}): Promise<Session> {
@@ -51,6 +53,7 @@ export class Sessions {
       await this.store.leaseRevoke(leaseId).catch(() => undefined);
       throw err;
     }
+    this.deadlines.renewed(leaseId, ttlS, sentAt);
     return { session: `${leaseHex}.${secret}`, ttlS, expiresInMs: timeRemaining(ttlS, sentAt) };
   }
 
@@ -77,6 +80,7 @@ export class Sessions {
     const sentAt = performance.now();
     const ttl = await this.leases.keepAlive(ref.leaseId, opts);
     if (ttl <= 0) throw new DomainError('session_gone', 'the session has expired');
+    this.deadlines.renewed(ref.leaseId, ttl, sentAt);
     return { session: token, ttlS: ttl, expiresInMs: timeRemaining(ttl, sentAt) };
   }
 
@@ -87,6 +91,7 @@ export class Sessions {
     if (!(await this.store.leaseRevoke(ref.leaseId, opts))) {
       throw new DomainError('session_gone', 'the session has already ended or expired');
     }
+    this.deadlines.ended(ref.leaseId);
   }
 
   private async requireLive(ref: SessionRef, signal: AbortSignal | undefined): Promise<void> {
