@@ -1,5 +1,6 @@
 /** Helpers for client tests: waiting on events and conditions with deadlines, recording fetch. */
 import type { FetchLike } from '../../src/client/index.js';
+export { until } from '../support/poll.js';
 
 /** Resolves with the monotonic time `signal` aborted at; rejects if it has not within `withinMs`. */
 export function abortedWithin(signal: AbortSignal, withinMs: number): Promise<number> {
@@ -18,24 +19,8 @@ export function abortedWithin(signal: AbortSignal, withinMs: number): Promise<nu
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 5_000,
-  intervalMs = 25,
-): Promise<T> {
-  const end = performance.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (performance.now() > end)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise(resolve => setTimeout(resolve, intervalMs));
-  }
-}
-
-/** One request seen by {@link recordingFetch}. */
-export interface Sent {
+export /** One request seen by {@link recordingFetch}. */
+interface Sent {
   method: string;
   url: string;
   headers: Record<string, string>;

@@ -4,15 +4,7 @@ import { call, startTestService, type TestService } from '../support/app.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const until = performance.now() + ms;
-  for (;;) {
-    if (await check().catch(() => false)) return true;
-    if (performance.now() > until) return false;
-    await new Promise(r => setTimeout(r, 50));
-  }
-}
+import { eventually } from '../support/poll.js';
 
 describe('behaviour while etcd is unreachable', () => {
   let dir: string;
@@ -81,7 +73,7 @@ describe('behaviour while etcd is unreachable', () => {
       const keys = await svc.client.getAll().prefix(`${svc.services.keys.slots}o2#h/`).keys();
       return keys.length === 1;
     };
-    expect(await eventually(onlyHolder, 15_000)).toBe(true);
+    expect(await eventually(onlyHolder, 15_000, 50)).toBe(true);
   }, 40_000);
 });
 

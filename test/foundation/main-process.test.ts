@@ -7,6 +7,7 @@ import { etcdEndpoints, uniquePrefix } from '../support/etcd.js';
 import { call } from '../support/app.js';
 import { alive, startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 import { Etcd3 } from 'etcd3';
+import { eventually } from '../support/poll.js';
 
 const running: ServiceProcess[] = [];
 const dirs: string[] = [];
@@ -76,7 +77,7 @@ describe('the service process', () => {
     try {
       const queued = async () =>
         (await client.getAll().prefix(`${prefix}s/d#h/`).keys()).length === 2;
-      for (let i = 0; i < 100 && !(await queued()); i++) await new Promise(r => setTimeout(r, 50));
+      expect(await eventually(queued, 5000)).toBe(true);
       const t0 = performance.now();
       svc.child.kill('SIGTERM');
       const r = await waiting;

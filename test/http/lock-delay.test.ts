@@ -1,14 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestService, type TestService } from '../support/app.js';
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
-  const end = performance.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (ok(v) || performance.now() > end) return v;
-    await new Promise(r => setTimeout(r, 25));
-  }
-}
+import { pollValue } from '../support/poll.js';
 
 describe('per-slot lock-delay', () => {
   let svc: TestService;
@@ -31,7 +23,7 @@ describe('per-slot lock-delay', () => {
     expect(first.status).toBe(201);
     expect(await delayKeys('ld-exp')).toHaveLength(1);
     // No keepalive: the holder's lease expires; its delay key (TTL 2 s + 2 s) still blocks the place.
-    const gone = await until(
+    const gone = await pollValue(
       () => call(svc.url, 'GET', '/v1/slots/ld-exp'),
       r => r.body.holders.length === 0,
       6000,
@@ -52,7 +44,7 @@ describe('per-slot lock-delay', () => {
   it('opens the slot at once after a clean release', async () => {
     const first = await acquire('ld-rel', { ttlSeconds: 10, lockDelayMs: 5000 });
     const waiting = acquire('ld-rel', { ttlSeconds: 10, lockDelayMs: 5000, waitMs: 10_000 });
-    await until(
+    await pollValue(
       () => call(svc.url, 'GET', '/v1/slots/ld-rel'),
       r => r.body.waiting === 1,
       5000,

@@ -1,21 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, etcdCalls, startTestService, type TestService } from '../support/app.js';
+import { eventually } from '../support/poll.js';
 
 /** Keys under the service prefix and leases etcd still knows, for "nothing left behind" checks. */
 async function leftovers(svc: TestService, slot: string) {
   const keys = await svc.client.getAll().prefix(`${svc.services.keys.slots}${slot}#h/`).keys();
   return keys;
-}
-
-/** Polls `check` until it returns true or `ms` passes. */
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const until = performance.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (performance.now() > until) return false;
-    await new Promise(r => setTimeout(r, 25));
-  }
 }
 
 describe('slot grants over HTTP', () => {
