@@ -1,4 +1,3 @@
-import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { Cleanup } from './domain/cleanup.js';
@@ -10,6 +9,7 @@ import { SessionDeadlines } from './domain/session-deadlines.js';
 import { SlotReader } from './domain/slot-reader.js';
 import { SlotWatch } from './domain/slot-watch.js';
 import { StaleReports } from './domain/stale-reports.js';
+import type { EtcdClient } from './etcd/client.js';
 import { KeyLayout, slotSpace } from './etcd/keys.js';
 import { LeaseKeeper } from './etcd/lease-keeper.js';
 import { EtcdStore } from './etcd/store.js';
@@ -47,7 +47,7 @@ export interface Services {
 /** Wires the domain over an etcd client. The caller owns `client` and closes it after `close()`. */
 export function createServices(
   config: Config,
-  client: Etcd3,
+  client: EtcdClient,
   log: Logger,
   metrics: Metrics,
 ): Services {

@@ -19,6 +19,9 @@ import {
 } from 'cockatiel';
 import { DomainError, EtcdUnavailableError } from '../domain/errors.js';
 
+/** The etcd client handle the rest of the service passes around (opaque outside src/etcd). */
+export type EtcdClient = Etcd3;
+
 /** What the adapter needs to connect: endpoints, optional TLS and auth, and the call deadline. */
 export interface EtcdConnectionOptions {
   endpoints: readonly string[];
