@@ -35,6 +35,8 @@ export const configSchema = z
     ETCD_CERT_FILE: z.string().min(1).optional(),
     ETCD_KEY_FILE: z.string().min(1).optional(),
     ETCD_CALL_TIMEOUT_MS: int(100, 60_000).default(2000),
+    ETCD_TXN_BATCH_MAX: int(1, 128).default(32),
+    ETCD_TXN_IN_FLIGHT: int(1, 64).default(2),
     ETCD_DATA_DIR: z.string().min(1).default('.data/etcd'),
     TTL_MIN_S: int(2, 3600).default(2),
     TTL_MAX_S: int(2, 86_400).default(300),

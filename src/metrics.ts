@@ -92,6 +92,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['op', 'outcome'] as const,
       registers,
     }),
+    etcdTxnBatchSize: new Histogram({
+      name: 'slotlock_etcd_txn_batch_size',
+      help: 'Transactions carried by each group-committed etcd txn call (1 = sent on its own).',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
     staleTokens: new Counter({
       name: 'slotlock_fencing_stale_tokens_total',
       help: 'Stale fencing tokens rejected, by where (check|store|report).',

@@ -53,7 +53,10 @@ export function createServices(
 ): Services {
   initMetricSeries(metrics);
   const keys = new KeyLayout(config.ETCD_PREFIX);
-  const store = new EtcdStore(client, metrics, config.RETRY_AFTER_S);
+  const store = new EtcdStore(client, metrics, config.RETRY_AFTER_S, {
+    maxBatch: config.ETCD_TXN_BATCH_MAX,
+    maxInFlight: config.ETCD_TXN_IN_FLIGHT,
+  });
   const leases = new LeaseKeeper(
     client,
     metrics,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 
 /**
@@ -12,7 +13,10 @@ export class Cleanup {
   constructor(
     private readonly log: Logger,
     private readonly maxAgeMs = 10 * 60_000,
-  ) {}
+  ) {
+    // Every running job listens to this one signal; many at once is normal, not a leak.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   /** Number of cleanup jobs still retrying. */
   get pending(): number {

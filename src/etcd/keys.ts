@@ -44,6 +44,8 @@ export interface ContenderSpace {
   readonly noun: string;
   /** The prefix of every key of the space (one watch covers it). */
   readonly root: string;
+  /** The prefix of every key of `name` (contenders, release marker, lock-delay keys). */
+  keysOf(name: string): string;
   /** The prefix of the contender keys of `name`. */
   contenders(name: string): string;
   /** The key of one contender. */
@@ -72,6 +74,7 @@ function spaceOf(noun: string, root: string): ContenderSpace {
   return {
     noun,
     root,
+    keysOf: name => `${root}${name}#`,
     contenders: name => `${root}${name}#h/`,
     contender: (name, id) => `${root}${name}#h/${id}`,
     releaseMarker: name => `${root}${name}#r`,

@@ -1,9 +1,18 @@
-import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IRequestOp, IResponseOp } from 'etcd3';
+import type {
+  Etcd3,
+  ICompare,
+  IKeyValue,
+  IRangeRequest,
+  IRequestOp,
+  IResponseOp,
+  ITxnRequest,
+} from 'etcd3';
 import type { Metrics } from '../metrics.js';
 import { isLeaseNotFound, translateEtcdError } from './client.js';
 import { prefixEnd } from './keys.js';
 import { abortable } from './abortable.js';
 import { EtcdUnavailableError } from '../domain/errors.js';
+import { TxnBatcher, type BatchLimits } from './txn-batcher.js';
 
 /** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */
 export interface KeyValue {
@@ -52,6 +61,20 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** A transaction: `compare` all true → `success` ops, else `failure` ops. */
+export interface Txn {
+  compare: Compare[];
+  success: TxnOp[];
+  failure?: TxnOp[];
+}
+
+/** What etcd answered to one transaction, on its own or nested in a batch. */
+interface TxnAnswer {
+  succeeded: boolean;
+  revision: string;
+  responses: IResponseOp[];
+}
+
 const compareTarget = {
   create: 'Create',
   mod: 'Mod',
@@ -69,30 +92,87 @@ const sortOrder = { asc: 'Ascend', desc: 'Descend' } as const;
  * with a DomainError (`etcd_unavailable` when etcd is unreachable). Reads are linearizable.
  */
 export class EtcdStore {
+  private readonly batcher: TxnBatcher<ITxnRequest, TxnAnswer>;
+
   constructor(
     readonly client: Etcd3,
     private readonly metrics: Metrics,
     private readonly retryAfterS: number,
-  ) {}
-
-  /** Runs one transaction: `compare` all true → `success` ops, else `failure` ops. */
-  async txn(
-    t: { compare: Compare[]; success: TxnOp[]; failure?: TxnOp[] },
-    opts: CallOptions = {},
-  ): Promise<{ succeeded: boolean; revision: string; results: TxnResult[] }> {
-    const res = await this.call('txn', opts, () =>
-      this.client.kv.txn({
-        compare: t.compare.map(toCompare),
-        success: t.success.map(toRequestOp),
-        failure: (t.failure ?? []).map(toRequestOp),
-      }),
+    batching: BatchLimits = { maxBatch: 1, maxInFlight: Number.POSITIVE_INFINITY },
+  ) {
+    this.batcher = new TxnBatcher(
+      batching,
+      reqs => this.sendBatch(reqs),
+      size => {
+        this.metrics.etcdTxnBatchSize.observe(size);
+      },
     );
+  }
+
+  /**
+   * Runs one transaction. With `opts.group` (the prefix of every key of the one slot it touches) it
+   * goes through group commit: under load it is sent together with other slots' transactions as
+   * one etcd call (see {@link TxnBatcher}); it must then write only keys under that prefix, and
+   * may compare or read other keys only if no batched transaction writes them.
+   */
+  async txn(
+    t: Txn,
+    opts: CallOptions & { group?: string | undefined } = {},
+  ): Promise<{ succeeded: boolean; revision: string; results: TxnResult[] }> {
+    const req: ITxnRequest = {
+      compare: t.compare.map(toCompare),
+      success: t.success.map(toRequestOp),
+      failure: (t.failure ?? []).map(toRequestOp),
+    };
+    let res: TxnAnswer;
+    if (opts.group === undefined) {
+      const one = await this.call('txn', opts, () => this.client.kv.txn(req));
+      res = { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses };
+    } else {
+      try {
+        res = await this.batcher.submit(opts.group, req, opts.signal);
+      } catch (err) {
+        const gaveUp = this.callerGaveUp(err, 'txn', opts);
+        if (gaveUp !== undefined) throw gaveUp;
+        throw err;
+      }
+    }
     const ops = res.succeeded ? t.success : (t.failure ?? []);
     return {
       succeeded: res.succeeded,
-      revision: res.header.revision,
+      revision: res.revision,
       results: res.responses.map((r, i) => toResult(r, ops[i])),
     };
+  }
+
+  /** One etcd call for a batch: a lone transaction as it is, several as nested transactions. */
+  private async sendBatch(reqs: ITxnRequest[]): Promise<TxnAnswer[]> {
+    const [only] = reqs;
+    if (reqs.length === 1 && only !== undefined) {
+      const one = await this.call('txn', {}, () => this.client.kv.txn(only));
+      return [
+        { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses },
+      ];
+    }
+    const all = await this.call('txn', {}, () =>
+      this.client.kv.txn({
+        compare: [],
+        success: reqs.map(r => ({ request_txn: r })),
+        failure: [],
+      }),
+    );
+    return all.responses.map((r, i) => {
+      const nested = r.response_txn as IResponseOp['response_txn'] | null | undefined;
+      if (nested === undefined || nested === null) {
+        throw new Error(`batched transaction ${i} came back without its answer`);
+      }
+      // Every nested transaction ran at the batch's revision (its writes took that revision).
+      return {
+        succeeded: nested.succeeded,
+        revision: all.header.revision,
+        responses: nested.responses,
+      };
+    });
   }
 
   /** A linearizable range read. */
@@ -160,17 +240,8 @@ export class EtcdStore {
         this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
         throw new LeaseGone();
       }
-      if (opts.signal?.aborted === true && err === opts.signal.reason) {
-        // A caller's deadline (e.g. the readiness probe's) that passed is etcd being too slow;
-        // a caller that went away is not etcd's fault and is not counted.
-        if (!isTimeout(err)) throw err;
-        this.metrics.etcdRequests.inc({ op, outcome: 'unavailable' });
-        throw new EtcdUnavailableError(
-          `etcd did not answer ${op} within the caller's deadline`,
-          this.retryAfterS,
-          err,
-        );
-      }
+      const gaveUp = this.callerGaveUp(err, op, opts);
+      if (gaveUp !== undefined) throw gaveUp;
       const translated = translateEtcdError(err, op, this.retryAfterS);
       this.metrics.etcdRequests.inc({
         op,
@@ -180,6 +251,22 @@ export class EtcdStore {
     } finally {
       end();
     }
+  }
+
+  /**
+   * When `err` is the caller's own signal firing: a caller's deadline (e.g. the readiness probe's)
+   * that passed is etcd being too slow (`etcd_unavailable`); a caller that went away is not etcd's
+   * fault, is not counted, and keeps its reason. Otherwise undefined.
+   */
+  private callerGaveUp(err: unknown, op: string, opts: CallOptions): Error | undefined {
+    if (opts.signal?.aborted !== true || err !== opts.signal.reason) return undefined;
+    if (!isTimeout(err)) return err as Error;
+    this.metrics.etcdRequests.inc({ op, outcome: 'unavailable' });
+    return new EtcdUnavailableError(
+      `etcd did not answer ${op} within the caller's deadline`,
+      this.retryAfterS,
+      err,
+    );
   }
 }
 

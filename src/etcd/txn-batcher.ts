@@ -1,0 +1,137 @@
+import { abortable } from './abortable.js';
+
+/** How many transactions one etcd call may carry, and how many such calls may be in flight. */
+export interface BatchLimits {
+  /** Most transactions in one etcd call (1 turns batching off). */
+  maxBatch: number;
+  /** Calls in flight before new transactions queue up for the next batch. */
+  maxInFlight: number;
+}
+
+interface Pending<Req, Res> {
+  group: string;
+  req: Req;
+  resolve: (res: Res) => void;
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * Group commit for etcd transactions. A transaction is sent at once while fewer than
+ * `maxInFlight` calls are out; otherwise it waits, and when a call comes back everything that
+ * waited goes out together as ONE etcd transaction (each as a nested transaction), so under load
+ * the service makes fewer, larger etcd calls instead of many small ones.
+ *
+ * Every transaction names its `group` (a slot's key prefix) and a batch holds at most ONE
+ * transaction per group: the transactions of a batch then touch disjoint keys (a slot's keys all
+ * live under its prefix; a session marker is only compared, never written), so running them as
+ * one is the same as running them one after the other, and no two grants of one slot can share the
+ * batch's revision (their fencing token). A second transaction of the same group waits for the
+ * next batch, keeping the order in which the group's transactions were submitted.
+ */
+export class TxnBatcher<Req, Res> {
+  private readonly queue: Pending<Req, Res>[] = [];
+  private inFlight = 0;
+  private flushScheduled = false;
+
+  constructor(
+    private readonly limits: BatchLimits,
+    /** Sends the transactions as one etcd call; answers one result per request, in order. */
+    private readonly send: (reqs: Req[]) => Promise<Res[]>,
+    /** Told the size of every batch sent. */
+    private readonly observeBatch: (size: number) => void = () => undefined,
+  ) {}
+
+  /** Transactions waiting for a batch. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Runs `req` in the next batch. Aborting `signal` before the batch is sent takes it out (it is
+   * never sent); after that, the caller stops waiting but the transaction may still be applied.
+   */
+  submit(group: string, req: Req, signal?: AbortSignal): Promise<Res> {
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    return new Promise<Res>((resolve, reject) => {
+      const item: Pending<Req, Res> = {
+        group,
+        req,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+      };
+      if (signal !== undefined) {
+        item.onAbort = () => {
+          const at = this.queue.indexOf(item);
+          if (at >= 0) this.queue.splice(at, 1);
+          reject(signal.reason as Error);
+        };
+        signal.addEventListener('abort', item.onAbort, { once: true });
+      }
+      this.queue.push(item);
+      this.schedule();
+    });
+  }
+
+  /** Sends once the current macrotask has queued what it will (a microtask later). */
+  private schedule(): void {
+    if (this.flushScheduled || this.inFlight >= this.limits.maxInFlight) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
+      const batch = this.take();
+      this.inFlight++;
+      this.observeBatch(batch.length);
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
+    }
+  }
+
+  /** The oldest waiting transaction of each group, up to `maxBatch`, in submission order. */
+  private take(): Pending<Req, Res>[] {
+    const batch: Pending<Req, Res>[] = [];
+    const groups = new Set<string>();
+    let i = 0;
+    while (i < this.queue.length && batch.length < this.limits.maxBatch) {
+      const item = this.queue[i] as Pending<Req, Res>;
+      if (groups.has(item.group)) {
+        i++;
+        continue;
+      }
+      groups.add(item.group);
+      batch.push(item);
+      this.queue.splice(i, 1);
+    }
+    for (const item of batch) {
+      if (item.onAbort !== undefined) item.signal?.removeEventListener('abort', item.onAbort);
+    }
+    return batch;
+  }
+
+  private async run(batch: Pending<Req, Res>[]): Promise<void> {
+    const sent = this.send(batch.map(p => p.req));
+    await Promise.all(
+      batch.map(async (p, i) => {
+        try {
+          const results = await abortable(sent, p.signal);
+          p.resolve(results[i] as Res);
+        } catch (err) {
+          p.reject(err);
+        }
+      }),
+    );
+    // The callers above may have stopped waiting; the call itself still has to end first.
+    await sent.catch(() => undefined);
+  }
+}

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Etcd3 } from 'etcd3';
+import { connectEtcd } from '../../src/etcd/client.js';
+import { freePort } from '../../src/etcd/free-port.js';
+import { EtcdStore, rangeAt, type Txn } from '../../src/etcd/store.js';
+import { DomainError } from '../../src/domain/errors.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
+import { call, startTestService } from '../support/app.js';
+import { etcdEndpoints, uniquePrefix } from '../support/etcd.js';
+
+/** Create-if-absent of `key`, then the slot's keys by create revision (an acquire's shape). */
+function createTxn(slotPrefix: string, key: string): Txn {
+  return {
+    compare: [{ key, target: 'create', op: '==', value: '0' }],
+    success: [
+      { put: { key, value: 'v' } },
+      { range: { prefix: slotPrefix, sort: { target: 'create', order: 'asc' } } },
+    ],
+    failure: [{ range: { key } }],
+  };
+}
+
+async function txnCalls(metrics: Metrics): Promise<number> {
+  const m = await metrics.etcdRequests.get();
+  return m.values.filter(v => v.labels.op === 'txn').reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('group commit of transactions (TxnBatcher in EtcdStore), against real etcd', () => {
+  let client: Etcd3;
+  let metrics: Metrics;
+  let store: EtcdStore;
+  beforeAll(() => {
+    client = connectEtcd({ endpoints: etcdEndpoints(), callTimeoutMs: 2000, retryAfterS: 1 });
+    metrics = createMetrics({ defaultMetrics: false });
+    // One call in flight: whatever is submitted while it is out waits for the next batch.
+    store = new EtcdStore(client, metrics, 1, { maxBatch: 32, maxInFlight: 1 });
+  });
+  afterAll(() => {
+    client.close();
+  });
+
+  it('carries many slots in one etcd call, and never two transactions of one slot', async () => {
+    const p = uniquePrefix('batch');
+    const slots = Array.from({ length: 12 }, (_, i) => `${p}s${i}#`);
+    const before = await txnCalls(metrics);
+    // Two contenders per slot, all submitted at once.
+    const submitted = slots.flatMap(slot =>
+      [0, 1].map(n => ({
+        slot,
+        key: `${slot}h/${n}`,
+        done: store.txn(createTxn(`${slot}h/`, `${slot}h/${n}`), { group: slot }),
+      })),
+    );
+    const answers = await Promise.all(submitted.map(async s => ({ ...s, res: await s.done })));
+    const calls = (await txnCalls(metrics)) - before;
+
+    expect(answers.every(a => a.res.succeeded)).toBe(true);
+    // 24 transactions: the first contender of every slot in one call, the second ones in another.
+    expect(calls).toBe(2);
+    const firsts = answers.filter(a => a.key.endsWith('/0'));
+    const seconds = answers.filter(a => a.key.endsWith('/1'));
+    expect(new Set(firsts.map(a => a.res.revision)).size).toBe(1);
+    expect(new Set(seconds.map(a => a.res.revision)).size).toBe(1);
+    for (const slot of slots) {
+      const [a, b] = answers.filter(x => x.slot === slot);
+      if (a === undefined || b === undefined) throw new Error('missing answer');
+      // Two contenders of one slot never share a revision: their tokens differ and keep order.
+      expect(BigInt(b.res.revision)).toBeGreaterThan(BigInt(a.res.revision));
+      // Each nested range saw its own put and nothing of the other slots.
+      expect(rangeAt(b.res.results, 1).kvs.map(kv => kv.key)).toEqual([a.key, b.key]);
+      // The revision answered is the key's create revision in etcd (the fencing token).
+      for (const x of [a, b]) {
+        const kv = (await store.range({ key: x.key })).kvs[0];
+        expect(kv?.createRevision).toBe(x.res.revision);
+      }
+    }
+    const sizes = await metrics.etcdTxnBatchSize.get();
+    const count = sizes.values.find(v => v.metricName === 'slotlock_etcd_txn_batch_size_count');
+    const sum = sizes.values.find(v => v.metricName === 'slotlock_etcd_txn_batch_size_sum');
+    expect(count?.value).toBe(2);
+    expect(sum?.value).toBe(24);
+  });
+
+  it('lets each batched transaction take its own branch', async () => {
+    const p = uniquePrefix('branch');
+    const taken = `${p}a#h/x`;
+    await store.txn(createTxn(`${p}a#h/`, taken));
+    const before = await txnCalls(metrics);
+    const [a, b] = await Promise.all([
+      store.txn(createTxn(`${p}a#h/`, taken), { group: `${p}a#` }),
+      store.txn(createTxn(`${p}b#h/`, `${p}b#h/y`), { group: `${p}b#` }),
+    ]);
+    expect((await txnCalls(metrics)) - before).toBe(1);
+    expect(a.succeeded).toBe(false);
+    expect(rangeAt(a.results, 0).kvs[0]?.key).toBe(taken);
+    expect(b.succeeded).toBe(true);
+    expect(rangeAt(b.results, 1).kvs.map(kv => kv.key)).toEqual([`${p}b#h/y`]);
+  });
+
+  it('never sends a transaction whose caller gave up while it waited for a batch', async () => {
+    const p = uniquePrefix('gaveup');
+    const gone = new AbortController();
+    const first = store.txn(createTxn(`${p}a#h/`, `${p}a#h/1`), { group: `${p}a#` });
+    // Same slot: it must wait for the next batch, and its caller leaves before that.
+    const second = store.txn(createTxn(`${p}a#h/`, `${p}a#h/2`), {
+      group: `${p}a#`,
+      signal: gone.signal,
+    });
+    gone.abort(new Error('caller left'));
+    await expect(second).rejects.toThrow('caller left');
+    expect((await first).succeeded).toBe(true);
+    const keys = await store.range({ prefix: `${p}a#h/` });
+    expect(keys.kvs.map(kv => kv.key)).toEqual([`${p}a#h/1`]);
+  });
+
+  it('fails every transaction of a batch with etcd_unavailable when etcd cannot be reached', async () => {
+    const port = await freePort();
+    const deadClient = connectEtcd({
+      endpoints: [`http://127.0.0.1:${port}`],
+      callTimeoutMs: 500,
+      retryAfterS: 1,
+    });
+    try {
+      const dead = new EtcdStore(deadClient, createMetrics({ defaultMetrics: false }), 1, {
+        maxBatch: 32,
+        maxInFlight: 1,
+      });
+      const results = await Promise.allSettled(
+        ['a', 'b', 'c'].map(s => dead.txn(createTxn(`${s}#h/`, `${s}#h/1`), { group: `${s}#` })),
+      );
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        const err = (r as PromiseRejectedResult).reason as unknown;
+        expect(err).toBeInstanceOf(DomainError);
+        expect((err as DomainError).code).toBe('etcd_unavailable');
+      }
+    } finally {
+      deadClient.close();
+    }
+  });
+
+  it('serves concurrent acquires of distinct slots over HTTP through batches, each with its own grant', async () => {
+    const svc = await startTestService({ ETCD_TXN_IN_FLIGHT: '1' });
+    try {
+      const grants = await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const r = await call(svc.url, 'POST', `/v1/slots/b${i}/grants`, {
+            body: { holder: `w${i}`, ttlSeconds: 10 },
+          });
+          expect(r.status, JSON.stringify(r.body)).toBe(201);
+          return { slot: `b${i}`, token: r.body.token as string, secret: r.body.secret as string };
+        }),
+      );
+      const sizes = await svc.services.metrics.etcdTxnBatchSize.get();
+      const count = sizes.values.find(v => v.metricName === 'slotlock_etcd_txn_batch_size_count');
+      const sum = sizes.values.find(v => v.metricName === 'slotlock_etcd_txn_batch_size_sum');
+      expect(sum?.value).toBe(40);
+      // Grants arrive while earlier calls are out, so some calls carried several acquires.
+      expect(count?.value).toBeLessThan(40);
+      for (const g of grants) {
+        const check = await call(svc.url, 'GET', `/v1/slots/${g.slot}/tokens/${g.token}`);
+        expect(check.body.current).toBe(true);
+      }
+      // A second acquire of each slot is refused: every slot has exactly its one holder.
+      const busy = await call(svc.url, 'POST', `/v1/slots/b7/grants`, {
+        body: { holder: 'late', ttlSeconds: 10 },
+      });
+      expect(busy.status).toBe(409);
+      const released = await Promise.all(
+        grants.map(g =>
+          call(svc.url, 'DELETE', `/v1/slots/${g.slot}/grants/${g.token}`, {
+            headers: { authorization: `Bearer ${g.secret}` },
+          }),
+        ),
+      );
+      expect(released.every(r => r.status === 204)).toBe(true);
+    } finally {
+      await svc.close();
+    }
+  });
+});
