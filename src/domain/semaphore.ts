@@ -15,13 +15,14 @@ import {
   type Grant,
   type Handover,
 } from './grant.js';
-import { blockedPlaces, writeDelayKey } from './lock-delay.js';
+import { blockedPlaces, delayKeysOp, writeDelayKey } from './lock-delay.js';
 import { grantGoneOrNotHolder, ownerProbe, readOwnedKey } from './ownership.js';
 import { replayAcquire } from './replay.js';
 import { runAcquireTxn } from './acquire-txn.js';
 import { proclaimValue } from './proclaim.js';
 import { fingerprint, idOfSecret, newSecret, secretFromIdempotencyKey } from './secrets.js';
 import type { SlotWatch } from './slot-watch.js';
+import { headOp } from './slot-queue.js';
 import { WaitingRoom } from './waiting-room.js';
 import { Waiter } from './waiter.js';
 import { Withdrawals } from './withdrawals.js';
@@ -270,7 +271,7 @@ export class Semaphore {
       retryAfterS: this.d.retryAfterS,
       signal,
     });
-    queue.add(waiter);
+    queue.add(waiter, base.token);
     if (this.d.watch.deliveredRevision > BigInt(base.token)) queue.evaluate();
     try {
       const { lastKeepAliveSentAt, handover } = await waiter.promise;
@@ -340,26 +341,39 @@ export class Semaphore {
   ) {
     const { store, space } = this.d;
     const key = space.contender(slot, idOfSecret(secret));
-    const res = await store.txn(
-      {
-        compare: [{ key, target: 'create', op: '==', value: token }],
-        success: [
-          { range: { key } },
-          { delete: { key } },
-          {
-            put: {
-              key: space.releaseMarker(slot),
-              value: JSON.stringify({ token, at: Date.now() }),
+    // With waiters here, the release also reads the new head, so the next one is served at once.
+    const queue = this.room.queueIfAny(slot);
+    const limit = queue?.headLimit;
+    queue?.releaseStarted();
+    let res;
+    try {
+      res = await store.txn(
+        {
+          compare: [{ key, target: 'create', op: '==', value: token }],
+          success: [
+            { range: { key } },
+            { delete: { key } },
+            {
+              put: {
+                key: space.releaseMarker(slot),
+                value: JSON.stringify({ token, at: Date.now() }),
+              },
             },
-          },
-          // A clean release opens a lock-delay slot at once: its delay key goes too.
-          { range: { key: space.delay(slot, token) } },
-          { delete: { key: space.delay(slot, token) } },
-        ],
-        failure: [ownerProbe(space.contenders(slot), token)],
-      },
-      opts,
-    );
+            // A clean release opens a lock-delay slot at once: its delay key goes too.
+            { range: { key: space.delay(slot, token) } },
+            { delete: { key: space.delay(slot, token) } },
+            ...(limit === undefined ? [] : [headOp(space, slot, limit), delayKeysOp(space, slot)]),
+          ],
+          failure: [ownerProbe(space.contenders(slot), token)],
+        },
+        { ...opts, group: space.keysOf(slot) },
+      );
+      if (res.succeeded && limit !== undefined) {
+        queue?.offer(res.revision, rangeAt(res.results, 5).kvs, rangeAt(res.results, 6).kvs);
+      }
+    } finally {
+      queue?.releaseEnded();
+    }
     if (!res.succeeded)
       throw grantGoneOrNotHolder(this.d.space.noun, slot, token, rangeAt(res.results, 0).count);
     const kv = rangeAt(res.results, 0).kvs[0];

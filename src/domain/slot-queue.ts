@@ -1,4 +1,4 @@
-import { rangeAt, type EtcdStore } from '../etcd/store.js';
+import { rangeAt, type EtcdStore, type KeyValue, type TxnOp } from '../etcd/store.js';
 import { blockedPlaces, delayKeysOp } from './lock-delay.js';
 import type { ContenderSpace } from '../etcd/keys.js';
 import type { WatchEvent } from '../etcd/watch.js';
@@ -26,6 +26,18 @@ export const unsafeTestMode = ((): 'skip-recheck' | 'grant-without-head' | undef
   return mode;
 })();
 
+/** The first `limit` contender keys of a slot by create revision (its head), keys only. */
+export function headOp(space: ContenderSpace, slot: string, limit: number): TxnOp {
+  return {
+    range: {
+      prefix: space.contenders(slot),
+      sort: { target: 'create', order: 'asc' },
+      limit,
+      keysOnly: true,
+    },
+  };
+}
+
 /** A request of this replica waiting for its contender key to reach the first N of a slot. */
 export interface LocalWaiter {
   readonly key: string;
@@ -41,6 +53,10 @@ export interface LocalWaiter {
  * linearizable read of the slot's first N contenders and promotes the local waiters found there;
  * changes arriving during that read are coalesced into one more read. The read doubles as the
  * post-wait re-check of etcd #11456: a waiter is promoted only if its key still exists.
+ *
+ * A release made through this replica reads the head in its own transaction and hands it over
+ * ({@link offer}): the next local waiter is promoted without waiting for the watch, and the
+ * watched delete of that release (at a revision already acted on) costs no further read.
  */
 export class SlotQueue {
   private readonly waiters = new Map<string, LocalWaiter>();
@@ -48,6 +64,12 @@ export class SlotQueue {
   private dirty = false;
   /** When the earliest delete not yet acted on was seen, and whether it was a clean release. */
   private vacancy: { at: number; reason: Handover['reason'] } | undefined;
+  /** The newest revision at which the head was read and acted on (0: never). */
+  private actedAt = 0n;
+  /** Releases of this slot in flight through this replica; each will {@link offer} a head. */
+  private releasing = 0;
+  /** The newest delete seen while a release was in flight, not yet acted on (0: none). */
+  private deferredUpTo = 0n;
   constructor(
     readonly slot: string,
     private readonly store: EtcdStore,
@@ -60,17 +82,57 @@ export class SlotQueue {
     return this.waiters.size;
   }
 
-  add(waiter: LocalWaiter): void {
+  /** Adds a waiter whose acquire transaction ran at `token` (it saw every change before it). */
+  add(waiter: LocalWaiter, token: string): void {
     // UNSAFE TEST MODE (negative control): a waiter is granted without reaching the head.
     if (unsafeTestMode === 'grant-without-head') {
       waiter.promote('0', undefined);
       return;
     }
     this.waiters.set(waiter.key, waiter);
+    // A head read after its transaction was acted on without it: the deletes it covered will not
+    // trigger another read, so read again now.
+    if (BigInt(token) < this.actedAt) this.evaluate();
+  }
+
+  /** How many contenders a head read must return for the waiters here (undefined: none wait). */
+  get headLimit(): number | undefined {
+    if (this.waiters.size === 0) return undefined;
+    let limit = 1;
+    for (const w of this.waiters.values()) limit = Math.max(limit, w.capacity);
+    return limit;
+  }
+
+  /**
+   * The head as a release transaction of this replica read it at `revision`, right after its
+   * delete: promotes the local waiters found in it at once.
+   */
+  offer(revision: string, head: readonly KeyValue[], delayKeys: readonly KeyValue[]): void {
+    if (unsafeTestMode !== undefined || BigInt(revision) <= this.actedAt) return;
+    this.actedAt = BigInt(revision);
+    this.promoteHead(revision, head, delayKeys, { at: performance.now(), reason: 'released' });
   }
 
   remove(key: string): void {
     this.waiters.delete(key);
+  }
+
+  /**
+   * A release of this slot is being sent through this replica. Deletes watched meanwhile wait for
+   * its answer (which most likely carries the head after them) instead of reading the head again.
+   */
+  releaseStarted(): void {
+    this.releasing++;
+  }
+
+  /** The release announced by {@link releaseStarted} was answered (or failed). */
+  releaseEnded(): void {
+    this.releasing--;
+    if (this.releasing > 0 || this.deferredUpTo === 0n) return;
+    const upTo = this.deferredUpTo;
+    this.deferredUpTo = 0n;
+    if (upTo > this.actedAt) this.evaluate();
+    else this.vacancy = undefined;
   }
 
   /** Reacts to watched changes of this slot. */
@@ -81,11 +143,6 @@ export class SlotQueue {
     );
     for (const event of events) {
       if (event.type !== 'delete') continue;
-      freed = true;
-      this.vacancy ??= {
-        at: performance.now(),
-        reason: released.has(event.revision) ? 'released' : 'expired',
-      };
       const own = this.waiters.get(event.key);
       if (own !== undefined) {
         this.waiters.delete(event.key);
@@ -96,6 +153,13 @@ export class SlotQueue {
           ),
         );
       }
+      // Already acted on: a head read at or after this delete (e.g. by the release itself).
+      if (BigInt(event.revision) <= this.actedAt) continue;
+      freed = true;
+      this.vacancy ??= {
+        at: performance.now(),
+        reason: released.has(event.revision) ? 'released' : 'expired',
+      };
     }
     // UNSAFE TEST MODE (negative control): trust the delete event instead of re-reading the queue.
     const oldest = this.waiters.values().next().value;
@@ -104,7 +168,16 @@ export class SlotQueue {
       oldest.promote(events[events.length - 1]?.revision ?? '0', undefined);
       return;
     }
-    if (freed) this.evaluate();
+    if (!freed) return;
+    if (this.releasing > 0) {
+      for (const e of events) {
+        if (e.type === 'delete' && BigInt(e.revision) > this.deferredUpTo) {
+          this.deferredUpTo = BigInt(e.revision);
+        }
+      }
+      return;
+    }
+    this.evaluate();
   }
 
   /** Fails every waiter of this slot with `err`. */
@@ -135,39 +208,24 @@ export class SlotQueue {
       }
       const vacancy = this.vacancy;
       this.vacancy = undefined;
-      let limit = 1;
-      for (const w of this.waiters.values()) limit = Math.max(limit, w.capacity);
+      const limit = this.headLimit ?? 1;
       try {
         this.reads.count++;
         // One transaction: the head of the queue and the lock-delay keys still blocking places.
         const read = await this.store.txn({
           compare: [],
-          success: [
-            {
-              range: {
-                prefix: this.space.contenders(this.slot),
-                sort: { target: 'create', order: 'asc' },
-                limit,
-                keysOnly: true,
-              },
-            },
-            delayKeysOp(this.space, this.slot),
-          ],
+          success: [headOp(this.space, this.slot, limit), delayKeysOp(this.space, this.slot)],
         });
-        const head = rangeAt(read.results, 0).kvs;
-        const blocked = blockedPlaces(rangeAt(read.results, 1).kvs, head);
-        head.forEach((kv, index) => {
-          const w = this.waiters.get(kv.key);
-          if (w !== undefined && index + blocked < w.capacity) {
-            this.waiters.delete(kv.key);
-            w.promote(
-              read.revision,
-              vacancy === undefined
-                ? undefined
-                : { ms: performance.now() - vacancy.at, reason: vacancy.reason },
-            );
-          }
-        });
+        // A head newer than this read was acted on meanwhile: this one is stale, act on none.
+        if (BigInt(read.revision) > this.actedAt) {
+          this.actedAt = BigInt(read.revision);
+          this.promoteHead(
+            read.revision,
+            rangeAt(read.results, 0).kvs,
+            rangeAt(read.results, 1).kvs,
+            vacancy,
+          );
+        }
       } catch (err) {
         this.failAll(
           err instanceof DomainError
@@ -179,5 +237,27 @@ export class SlotQueue {
       // `dirty` is set by changed() while the read above was awaited.
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     } while (this.dirty);
+  }
+
+  /** Promotes the local waiters among the first N of `head` not blocked by lock-delay. */
+  private promoteHead(
+    revision: string,
+    head: readonly KeyValue[],
+    delayKeys: readonly KeyValue[],
+    vacancy: { at: number; reason: Handover['reason'] } | undefined,
+  ): void {
+    const blocked = blockedPlaces(delayKeys, head);
+    head.forEach((kv, index) => {
+      const w = this.waiters.get(kv.key);
+      if (w !== undefined && index + blocked < w.capacity) {
+        this.waiters.delete(kv.key);
+        w.promote(
+          revision,
+          vacancy === undefined
+            ? undefined
+            : { ms: performance.now() - vacancy.at, reason: vacancy.reason },
+        );
+      }
+    });
   }
 }

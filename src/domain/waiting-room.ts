@@ -65,6 +65,12 @@ export class WaitingRoom {
     return queue;
   }
 
+  /** The queue of `name` if anyone waits in it here. */
+  queueIfAny(name: string): SlotQueue | undefined {
+    const queue = this.queues.get(name)?.queue;
+    return queue === undefined || queue.size === 0 ? undefined : queue;
+  }
+
   /** Drops the queue of `name` once nobody waits in it. */
   dropIfEmpty(name: string): void {
     const entry = this.queues.get(name);

@@ -251,4 +251,66 @@ describe('slot grants over HTTP', () => {
     expect(few).toBeLessThanOrEqual(2);
     expect(many).toBeLessThanOrEqual(2);
   }, 60_000);
+
+  it('hands over in the release transaction itself when the waiter waits on the releasing replica, and through the watch when it waits on another', async () => {
+    const other = await startTestService({ ETCD_PREFIX: svc.config.ETCD_PREFIX });
+    try {
+      const release = (base: string, slot: string, g: { token: string; secret: string }) =>
+        call(base, 'DELETE', `/v1/slots/${slot}/grants/${g.token}`, {
+          headers: { authorization: `Bearer ${g.secret}` },
+        });
+      const waitOn = (base: string, slot: string) =>
+        call(base, 'POST', `/v1/slots/${slot}/grants`, {
+          body: { holder: 'w', ttlSeconds: 10, waitMs: 20_000 },
+          timeoutMs: 25_000,
+        });
+      const queued = async (slot: string, n: number) => {
+        expect(await eventually(async () => (await leftovers(svc, slot)).length === n, 5000)).toBe(
+          true,
+        );
+      };
+
+      // Same replica: the waiter is promoted from the head the release read; no queue read.
+      const held = await acquire('direct', { ttlSeconds: 10 });
+      const waiting = waitOn(svc.url, 'direct');
+      await queued('direct', 2);
+      const readsBefore = svc.services.semaphore.handoverReads;
+      const rangesBefore = await etcdCalls(svc, 'range');
+      const txnsBefore = await etcdCalls(svc, 'txn');
+      expect((await release(svc.url, 'direct', held.body)).status).toBe(204);
+      const next = await waiting;
+      expect(next.status).toBe(201);
+      expect(BigInt(next.body.token)).toBeGreaterThan(BigInt(held.body.token));
+      // The watched delete arrives too; it must not cause a read. Sync on the watch having
+      // delivered a later change (the probe's release).
+      const probe = await acquire('direct-probe', { ttlSeconds: 10 });
+      await release(svc.url, 'direct-probe', probe.body);
+      // (read with the raw client, so the service's own etcd counters stay untouched)
+      const after = (await svc.client.get('probe').exec()).header.revision;
+      expect(
+        await eventually(
+          () => Promise.resolve(svc.services.watch.deliveredRevision >= BigInt(after)),
+          5000,
+        ),
+      ).toBe(true);
+      expect(svc.services.semaphore.handoverReads - readsBefore).toBe(0);
+      expect((await etcdCalls(svc, 'range')) - rangesBefore).toBe(0);
+      // release + probe acquire + probe release: no other transaction.
+      expect((await etcdCalls(svc, 'txn')) - txnsBefore).toBe(3);
+      await release(svc.url, 'direct', next.body);
+
+      // Another replica: its waiter learns of the release through the watch and reads once.
+      const held2 = await acquire('via-watch', { ttlSeconds: 10 });
+      const waiting2 = waitOn(other.url, 'via-watch');
+      await queued('via-watch', 2);
+      const otherReads = other.services.semaphore.handoverReads;
+      expect((await release(svc.url, 'via-watch', held2.body)).status).toBe(204);
+      const next2 = await waiting2;
+      expect(next2.status).toBe(201);
+      expect(other.services.semaphore.handoverReads - otherReads).toBe(1);
+      await release(other.url, 'via-watch', next2.body);
+    } finally {
+      await other.close();
+    }
+  }, 60_000);
 });
