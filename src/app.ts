@@ -3,11 +3,12 @@ import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections.js';
 import { fencingRouter } from './http/fencing.js';
 import { healthRouter } from './http/health.js';
+import { jsonBody } from './http/json-body.js';
 import { notFound, problemHandler } from './http/problem.js';
+import { requestLog } from './http/request-log.js';
 import { sessionsRouter } from './http/sessions.js';
 import { slotsRouter } from './http/slots.js';
 import { statusRouter } from './http/status.js';
-import { httpLogger } from './logger.js';
 import type { Services } from './services.js';
 
 /**
@@ -18,14 +19,12 @@ export function createApp(s: Services): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(httpLogger(s.log));
+  app.use(requestLog(s.log));
   app.use(healthRouter(s));
   app.use(docsRouter(s));
   // Before the 16 KiB parser: fenced values may be up to 64 KiB (the router parses its own bodies).
   app.use(fencingRouter(s));
-  app.use(
-    express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }),
-  );
+  app.use(jsonBody({ limitBytes: 16 * 1024, limitText: '16 KiB' }));
   app.use(slotsRouter(s));
   app.use(electionsRouter(s));
   app.use(sessionsRouter(s));

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { DomainError } from './domain/errors.js';
 
 /**
@@ -8,7 +9,10 @@ export class Lifecycle {
   private readonly controller = new AbortController();
   private drainingSince: number | undefined;
 
-  constructor(readonly retryAfterS: number) {}
+  constructor(readonly retryAfterS: number) {
+    // Every request in flight listens to this one signal (see requestSignal): not a leak.
+    setMaxListeners(0, this.controller.signal);
+  }
 
   /** Aborted when the process starts draining. */
   get signal(): AbortSignal {

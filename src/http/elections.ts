@@ -8,6 +8,7 @@ import { problemType } from './problem.js';
 import { bearer, preferWaitMs, requestSignal, requireJson } from './request.js';
 import { campaignBody, electionName, fencingToken, proclaimBody } from './schemas.js';
 import { parseInput } from './validate.js';
+import { requestLogger } from './request-log.js';
 
 const electionParams = z.strictObject({ name: electionName });
 const termParams = z.strictObject({ name: electionName, token: fencingToken });
@@ -88,7 +89,7 @@ export function electionsRouter(s: Services): Router {
       if (!signal.aborted) {
         // The status is already sent: report the problem as an event; the client reconnects.
         const e = err instanceof DomainError ? err : new DomainError('internal', String(err));
-        if (e.code === 'internal') req.log.error({ err }, 'observe stream failed');
+        if (e.code === 'internal') requestLogger(req, res).error({ err }, 'observe stream failed');
         stream.send('problem', undefined, {
           type: problemType(e.code),
           code: e.code,

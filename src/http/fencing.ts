@@ -1,4 +1,5 @@
-import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
+import { jsonBody } from './json-body.js';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors.js';
 import type { Services } from '../services.js';
@@ -82,29 +83,13 @@ export function fencingRouter(s: Services): Router {
     res.status(202).json({ slot, ...input, revision: out.revision });
   });
 
-  r.use(tooLarge);
   return r;
 }
 
 /** The JSON parser of these routes (the app's 16 KiB parser runs after this router). */
 function fencedJson(): RequestHandler {
-  return express.json({
-    limit: BODY_LIMIT_BYTES,
-    strict: true,
-    type: ['application/json', 'application/*+json'],
+  return jsonBody({
+    limitBytes: BODY_LIMIT_BYTES,
+    limitText: `${BODY_LIMIT_BYTES} bytes`,
   });
 }
-
-/** Names this router's own body limit when a body exceeds it; other errors pass on. */
-const tooLarge: ErrorRequestHandler = (err: unknown, _req, _res, next) => {
-  if ((err as { type?: unknown } | null)?.type === 'entity.too.large') {
-    next(
-      new DomainError(
-        'payload_too_large',
-        `the request body is larger than ${BODY_LIMIT_BYTES} bytes; nothing was written`,
-      ),
-    );
-    return;
-  }
-  next(err);
-};

@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
 import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { requestLogger } from './request-log.js';
 
 /** HTTP status of each stable error code; the only place codes become statuses. */
 export const statusOf: Record<ErrorCode, number> = {
@@ -78,40 +80,20 @@ export const notFound: RequestHandler = req => {
   throw new DomainError('not_found', `no route for ${req.method} ${req.path}`);
 };
 
-interface BodyParserError {
-  type?: string;
-  status?: number;
-  message?: string;
-}
-
 /** The last middleware: every error becomes problem+json; unexpected ones are logged as 500. */
 export const problemHandler: ErrorRequestHandler = (err: unknown, req, res, next) => {
   if (res.headersSent) {
     next(err);
     return;
   }
-  sendProblem(res, toDomainError(err, req.log));
+  sendProblem(
+    res,
+    toDomainError(err, () => requestLogger(req, res)),
+  );
 };
 
-function toDomainError(
-  err: unknown,
-  log: { error: (obj: object, msg: string) => void },
-): DomainError {
+function toDomainError(err: unknown, log: () => Logger): DomainError {
   if (err instanceof DomainError) return err;
-  const bp = err as BodyParserError;
-  switch (bp.type) {
-    case 'entity.parse.failed':
-      return new DomainError(
-        'invalid_input',
-        `the request body is not valid JSON: ${bp.message ?? ''}`,
-      );
-    case 'entity.too.large':
-      return new DomainError('payload_too_large', 'the request body is larger than 16 KiB');
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return new DomainError('unsupported_media_type', bp.message ?? 'unsupported body encoding');
-    default:
-      log.error({ err }, 'unexpected error');
-      return new DomainError('internal', 'an unexpected error occurred; it has been logged');
-  }
+  log().error({ err }, 'unexpected error');
+  return new DomainError('internal', 'an unexpected error occurred; it has been logged');
 }

@@ -23,17 +23,29 @@ export function bearer(req: Request): string {
 /**
  * A signal that aborts when the client goes away before the response is written, or when the
  * process starts draining. Long-polls pass it down so a vanished waiter leaves the queue at once.
+ * One controller and two listeners per request (cheaper than `AbortSignal.any` on the hot path);
+ * the drain listener is removed when the response closes.
  */
 export function requestSignal(res: Response, lifecycle: Lifecycle): AbortSignal {
-  const gone = new AbortController();
-  res.on('close', () => {
+  const ctl = new AbortController();
+  const drain = lifecycle.signal;
+  if (drain.aborted) {
+    ctl.abort(drain.reason);
+    return ctl.signal;
+  }
+  const onDrain = () => {
+    ctl.abort(drain.reason);
+  };
+  drain.addEventListener('abort', onDrain, { once: true });
+  res.once('close', () => {
+    drain.removeEventListener('abort', onDrain);
     if (!res.writableEnded) {
-      gone.abort(
+      ctl.abort(
         new DomainError('wait_cancelled', 'the client closed the connection while waiting'),
       );
     }
   });
-  return AbortSignal.any([gone.signal, lifecycle.signal]);
+  return ctl.signal;
 }
 
 /** The RFC 7240 `Prefer: wait=N` preference in milliseconds, if present. */
