@@ -62,8 +62,11 @@ export function layerOf(module: string): string | undefined {
   }
   if (/^(zod|@asteasolutions\/)/.test(module)) return 'validation: zod';
   if (module === 'prom-client') return 'metrics: prom-client';
-  if (/^(pino|pino-http|pino-std-serializers|sonic-boom|fast-redact|thread-stream)$/.test(module)) {
-    return 'logging: pino-http';
+  if (
+    /^(pino|pino-http|pino-std-serializers|sonic-boom|fast-redact|thread-stream)$/.test(module) ||
+    module === 'src/http/request-log.ts'
+  ) {
+    return 'logging: pino, src/http/request-log.ts';
   }
   if (module.startsWith('src/domain/')) return 'domain: src/domain';
   if (
@@ -72,7 +75,7 @@ export function layerOf(module: string): string | undefined {
       module,
     )
   ) {
-    return 'HTTP: express, router, body-parser, src/http';
+    return 'HTTP: express, router, src/http';
   }
   if (module.startsWith('tsx')) return 'tsx loader';
   return undefined;
