@@ -23,6 +23,10 @@ export interface Results {
   naive: ByConc;
   etcd3Lock: ByConc;
   redlock: ByConc;
+  /** etcd's Go concurrency.Mutex in-process (bench/go-mutex); usage.svc* is the Go process. */
+  goMutex: ByConc;
+  /** Why the Go peer was not measured (Go or etcd's sources missing, build failed). */
+  goMutexSkipped?: string | undefined;
   contended: {
     session64?: Measured<ContendedResult> | undefined;
     session8?: Measured<ContendedResult> | undefined;
@@ -30,6 +34,7 @@ export interface Results {
     capacity8?: Measured<ContendedResult> | undefined;
     etcd3Lock64?: Measured<RetryContendedResult> | undefined;
     redlock64?: Measured<RetryContendedResult> | undefined;
+    goMutex64?: Measured<ContendedResult> | undefined;
   };
   /** Failover after SIGKILL, one result per lease TTL measured. */
   elections: { failover: FailoverResult[]; resign?: ResignResult | undefined };
@@ -59,6 +64,19 @@ function cores(u: Usage | undefined): string {
   if (u === undefined) return '';
   const svc = Number.isNaN(u.svcCores) ? '' : `server ${fmt(u.svcCores, 2)} / `;
   return `cores ${svc}etcd ${fmt(u.etcdCores, 2)} / gen ${fmt(u.genCores, 2)}`;
+}
+
+/** The Go peer's own process counts as "go", not as a server under test. */
+function goCores(u: Usage | undefined): string {
+  if (u === undefined) return '';
+  return `cores go ${fmt(u.svcCores, 2)} / etcd ${fmt(u.etcdCores, 2)}`;
+}
+
+/** A Go peer row: "skipped: why" instead of "not measured" when it could not be built. */
+function goRow(row: Row, skipped: string | undefined): Row {
+  return row.notes === 'not measured' && skipped !== undefined
+    ? { ...row, notes: `skipped: ${skipped}`.slice(0, 200) }
+    : row;
 }
 
 function etcdPer(u: Usage | undefined, per: number, unit: string): string {
@@ -203,6 +221,20 @@ export function buildRows(r: Results): Row[] {
     );
   }
 
+  for (const c of ['c1', 'c64']) {
+    rows.push(
+      goRow(
+        loopRow(
+          'etcd Go concurrency.Mutex, in-process (vs session floor)',
+          r.goMutex[c],
+          ratio(r.goMutex[c], floorS[c]),
+          join('1 session per worker, Lock txn + Unlock delete', goCores(r.goMutex[c]?.usage)),
+        ),
+        r.goMutexSkipped,
+      ),
+    );
+  }
+
   section('contended: clients on ONE slot, release at once (handovers/s, wait ms)');
   const serial = floorS.c1;
   const contendedRow = (name: string, m: Measured<ContendedResult> | undefined) => {
@@ -248,6 +280,26 @@ export function buildRows(r: Results): Row[] {
   };
   retryRow('etcd3 npm Lock + retry 1-5 ms, 64 clients', r.contended.etcd3Lock64);
   retryRow('redlock + retry 1-5 ms, 64 clients', r.contended.redlock64);
+  const go = r.contended.goMutex64;
+  const goLoop = go === undefined ? undefined : { result: go.result.loop, usage: go.usage };
+  rows.push(
+    goRow(
+      loopRow(
+        'etcd Go concurrency.Mutex (waits on a watch), 64 clients',
+        goLoop,
+        goLoop === undefined || serial === undefined
+          ? '—'
+          : `${x(goLoop.result.opsPerS / serial.result.opsPerS)} floor c1 rate`,
+        join(
+          go === undefined
+            ? ''
+            : `grants/client max/min ${go.result.fairness.max}/${go.result.fairness.min}`,
+          goCores(go?.usage),
+        ),
+      ),
+      r.goMutexSkipped,
+    ),
+  );
 
   section('elections');
   for (const fo of r.elections.failover) {

@@ -7,6 +7,10 @@
  * --cpu-prof and summarise its hot path), --only=floor,slotlock,... (run only these groups:
  * idle, floor, slotlock, naive, peers, contended, elections, resources, profile), --keep (keep
  * the temp dir with the child processes' logs).
+ *
+ * With `peers` or `contended`, etcd's Go concurrency.Mutex (bench/go-mutex) is built before anything
+ * starts (installing Go and etcd's Go sources from Debian when missing) and measured right after the
+ * uncontended levels and right after the contended group; without Go its rows are skipped.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +19,7 @@ import { join } from 'node:path';
 import { renderProfile } from './cpu-profile.js';
 import type { Phase } from './load.js';
 import { startNaive } from './naive-rest.js';
+import { goMutexContended, prepareGoPeer, runGoMutex, type GoPeer } from './peers-go-mutex.js';
 import {
   ensureRedis,
   liveChildren,
@@ -25,8 +30,9 @@ import {
   type Child,
 } from './procs.js';
 import { buildRows, renderTable, renderTargets, type Results } from './report.js';
-import { GROUP_NAMES, runGroups, type Context, type GroupName } from './scenarios.js';
+import { brief, GROUP_NAMES, runGroups, type Context, type GroupName } from './scenarios.js';
 import { buildTargets } from './targets.js';
+import { UsageProbe } from './usage.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -52,6 +58,7 @@ const results: Results = {
   naive: {},
   etcd3Lock: {},
   redlock: {},
+  goMutex: {},
   contended: {},
   elections: { failover: [] },
   resources: {},
@@ -64,13 +71,70 @@ const contendedPhase: Phase = quick
   ? { durationMs: 1500, warmupMs: 0, maxOps: 50_000, rounds: 1 }
   : { durationMs: 5000, warmupMs: 0, maxOps: 200_000, rounds: 1 };
 
+/** etcd's Go Mutex at concurrency 1 and 64 on distinct keys, one session each (the peers' levels). */
+async function runGoUncontended(ctx: Context, peer: GoPeer): Promise<void> {
+  for (const c of [1, 64]) {
+    let probe: UsageProbe | undefined;
+    try {
+      const result = await runGoMutex(peer, {
+        etcdUrl: ctx.etcd.url,
+        mode: 'uncontended',
+        concurrency: c,
+        phase: ctx.phase,
+        prefix: `bench/gomutex/${ctx.tag}`,
+        logFile: join(ctx.dir, 'go-mutex.log'),
+        probe: pid => (probe = new UsageProbe({ etcdPid: ctx.etcd.pid, serverPid: pid })),
+      });
+      ctx.results.goMutex[`c${c}`] = { result, usage: probe?.usage };
+      ctx.log(`Go Mutex c${c}: ${brief(result)}`);
+    } catch (err) {
+      const msg = `Go Mutex c${c}: ${err instanceof Error ? err.message : String(err)}`;
+      ctx.log(`FAILED ${msg}`);
+      ctx.results.errors.push(msg);
+    }
+  }
+}
+
+/** etcd's Go Mutex with 64 clients on one key (as the other contended peers). */
+async function runGoContended(ctx: Context, peer: GoPeer): Promise<void> {
+  let probe: UsageProbe | undefined;
+  try {
+    const result = await goMutexContended(peer, {
+      etcdUrl: ctx.etcd.url,
+      clients: 64,
+      phase: ctx.contendedPhase,
+      prefix: `bench/gomutex/${ctx.tag}`,
+      logFile: join(ctx.dir, 'go-mutex.log'),
+      probe: pid => (probe = new UsageProbe({ etcdPid: ctx.etcd.pid, serverPid: pid })),
+    });
+    ctx.results.contended.goMutex64 = { result, usage: probe?.usage };
+    ctx.log(`Go Mutex contended 64: ${brief(result.loop)}`);
+  } catch (err) {
+    const msg = `Go Mutex contended 64: ${err instanceof Error ? err.message : String(err)}`;
+    ctx.log(`FAILED ${msg}`);
+    ctx.results.errors.push(msg);
+  }
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'slotlock-bench-'));
 const children: Child[] = [];
 const load0 = loadavg();
 let stopEtcd: (() => Promise<void>) | undefined;
 let redisNote = 'not started';
+let goNote = 'not used';
 try {
   log(`${quick ? 'quick' : 'full'} run of ${[...selected].join(', ')}; temp dir ${dir}`);
+  // Built first, so a (cold, ~30 s) Go build does not overlap any measurement.
+  let goPeer: GoPeer | undefined;
+  if (selected.has('peers') || selected.has('contended')) {
+    goPeer = await prepareGoPeer(dir, log).catch((err: unknown) => {
+      const reason = err instanceof Error ? err.message : String(err);
+      log(`Go peer unavailable, its rows are skipped: ${reason}`);
+      results.goMutexSkipped = reason.split('\n')[0];
+      return undefined;
+    });
+    goNote = goPeer?.describe ?? `skipped: ${results.goMutexSkipped ?? '?'}`;
+  }
   const etcd = await startEtcd(dir);
   stopEtcd = () => etcd.stop({ timeoutMs: 5000 });
   log(`etcd ${etcd.clientUrl} (pid ${etcd.pid})`);
@@ -116,7 +180,12 @@ try {
     children,
     log,
   };
-  await runGroups(ctx, selected);
+  const only = (...names: GroupName[]) => new Set(names.filter(g => selected.has(g)));
+  await runGroups(ctx, only('idle', 'floor', 'slotlock', 'naive', 'peers'));
+  if (goPeer !== undefined && selected.has('peers')) await runGoUncontended(ctx, goPeer);
+  await runGroups(ctx, only('contended'));
+  if (goPeer !== undefined && selected.has('contended')) await runGoContended(ctx, goPeer);
+  await runGroups(ctx, only('elections', 'resources', 'profile'));
 } finally {
   for (const child of children.reverse()) await child.stop({ graceMs: 5000 });
   await stopEtcd?.();
@@ -135,6 +204,7 @@ const env = {
   loadavgStart: load0,
   loadavgEnd: loadavg(),
   redis: redisNote,
+  goPeer: goNote,
   groups: [...selected],
 };
 const loads = (l: number[]) => l.map(v => v.toFixed(1)).join('/');

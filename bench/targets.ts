@@ -51,6 +51,17 @@ export function buildTargets(r: Results): Target[] {
         ? 'not measured'
         : `${rate(s64)} vs etcd3 Lock ${rate(lock64)} = ${fmt(s64 / lock64)}×`,
   });
+  const go64 = r.goMutex.c64?.result.opsPerS;
+  t.push({
+    target: 'STRETCH concurrency 64 session mode ≥ 0.5× etcd Go concurrency.Mutex (in-process)',
+    met: s64 === undefined || go64 === undefined ? undefined : s64 >= 0.5 * go64,
+    detail:
+      s64 === undefined || go64 === undefined
+        ? r.goMutexSkipped === undefined
+          ? 'not measured'
+          : `not measured (Go peer skipped: ${r.goMutexSkipped})`
+        : `${rate(s64)} vs Go Mutex ${rate(go64)} = ${fmt(s64 / go64)}×`,
+  });
   const c = r.contended.session64?.result;
   const lockC = r.contended.etcd3Lock64?.result;
   t.push({
