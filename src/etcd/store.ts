@@ -145,6 +145,11 @@ export class EtcdStore {
     };
   }
 
+  /** Transactions waiting to join the next group-commit batch. */
+  get queuedTxns(): number {
+    return this.batcher.queued;
+  }
+
   /** One etcd call for a batch: a lone transaction as it is, several as nested transactions. */
   private async sendBatch(reqs: ITxnRequest[]): Promise<TxnAnswer[]> {
     const [only] = reqs;

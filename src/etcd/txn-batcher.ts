@@ -27,8 +27,9 @@ interface Pending<Req, Res> {
  * transaction per group: the transactions of a batch then touch disjoint keys (a slot's keys all
  * live under its prefix; a session marker is only compared, never written), so running them as
  * one is the same as running them one after the other, and no two grants of one slot can share the
- * batch's revision (their fencing token). A second transaction of the same group waits for the
- * next batch, keeping the order in which the group's transactions were submitted.
+ * batch's revision (their fencing token). Further transactions of a group already in the batch
+ * cannot be batched at all, so they are sent at once, each as its own call, as without group
+ * commit: one busy slot (a release and the acquires queueing behind it) is never throttled.
  */
 export class TxnBatcher<Req, Res> {
   private readonly queue: Pending<Req, Res>[] = [];
@@ -88,35 +89,42 @@ export class TxnBatcher<Req, Res> {
 
   private flush(): void {
     while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
-      const batch = this.take();
+      const { batch, alone } = this.take();
       this.inFlight++;
       this.observeBatch(batch.length);
       void this.run(batch).finally(() => {
         this.inFlight--;
         this.flush();
       });
+      for (const item of alone) {
+        this.observeBatch(1);
+        void this.run([item]);
+      }
     }
   }
 
-  /** The oldest waiting transaction of each group, up to `maxBatch`, in submission order. */
-  private take(): Pending<Req, Res>[] {
+  /**
+   * Takes the oldest waiting transaction of each group, up to `maxBatch`, in submission order, as
+   * the batch; the later ones of those groups go `alone`.
+   */
+  private take(): { batch: Pending<Req, Res>[]; alone: Pending<Req, Res>[] } {
     const batch: Pending<Req, Res>[] = [];
+    const alone: Pending<Req, Res>[] = [];
     const groups = new Set<string>();
-    let i = 0;
-    while (i < this.queue.length && batch.length < this.limits.maxBatch) {
-      const item = this.queue[i] as Pending<Req, Res>;
-      if (groups.has(item.group)) {
-        i++;
-        continue;
-      }
-      groups.add(item.group);
-      batch.push(item);
-      this.queue.splice(i, 1);
+    const rest: Pending<Req, Res>[] = [];
+    for (const item of this.queue) {
+      if (groups.has(item.group)) alone.push(item);
+      else if (batch.length < this.limits.maxBatch) {
+        groups.add(item.group);
+        batch.push(item);
+      } else rest.push(item);
     }
-    for (const item of batch) {
+    this.queue.length = 0;
+    this.queue.push(...rest);
+    for (const item of [...batch, ...alone]) {
       if (item.onAbort !== undefined) item.signal?.removeEventListener('abort', item.onAbort);
     }
-    return batch;
+    return { batch, alone };
   }
 
   private async run(batch: Pending<Req, Res>[]): Promise<void> {
