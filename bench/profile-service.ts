@@ -17,12 +17,14 @@ import { repoRoot, startService, type Child } from './procs.js';
 import { contended, prepareUncontended } from './slotlock-http.js';
 
 export interface ServiceProfiles {
+  /** Uncontended session cycles, one client (the latency path: every request wakes the loop). */
+  serial: ProfileSummary;
   /** Uncontended session cycles, 64 clients on distinct slots. */
   uncontended: ProfileSummary;
   /** 64 clients handing one slot over in wait mode. */
   contended: ProfileSummary;
   /** Cycles and handovers per second while profiled (the profiler itself costs some). */
-  rates: { uncontended: number; contended: number };
+  rates: { serial: number; uncontended: number; contended: number };
 }
 
 function windowProbe(): { window: ProfileWindow; probe: Probe } {
@@ -59,10 +61,18 @@ export async function profileService(o: {
     cpuProfDir: profDir,
   });
   o.children.push(service);
+  const one = windowProbe();
   const u = windowProbe();
   const c = windowProbe();
-  const rates = { uncontended: Number.NaN, contended: Number.NaN };
+  const rates = { serial: Number.NaN, uncontended: Number.NaN, contended: Number.NaN };
   try {
+    const serial = await prepareUncontended(service.url, 'session', 1, `${o.tag}-prof1`);
+    try {
+      const r = await warmedLoop({ ...o.phase, concurrency: 1 }, serial.op, one.probe);
+      rates.serial = r.opsPerS;
+    } finally {
+      await serial.close();
+    }
     const runner = await prepareUncontended(service.url, 'session', 64, `${o.tag}-prof`);
     try {
       const r = await warmedLoop({ ...o.phase, concurrency: 64 }, runner.op, u.probe);
@@ -84,6 +94,7 @@ export async function profileService(o: {
   if (file === undefined) throw new Error(`no main-thread .cpuprofile written in ${profDir}`);
   const path = join(profDir, file);
   return {
+    serial: await summarizeProfile(path, 25, one.window),
     uncontended: await summarizeProfile(path, 25, u.window),
     contended: await summarizeProfile(path, 25, c.window),
     rates,

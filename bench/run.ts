@@ -214,9 +214,10 @@ process.stdout.write(
     `${table}\n\nTargets:\n${renderTargets(targets)}\n`,
 );
 if (results.profile !== undefined) {
-  const { uncontended, contended, rates } = results.profile;
+  const { serial, uncontended, contended, rates } = results.profile;
   process.stdout.write(
-    `\nProfile of the service, uncontended session cycles, 64 clients (${rates.uncontended.toFixed(0)}/s under the profiler):\n${renderProfile(uncontended)}\n` +
+    `\nProfile of the service, uncontended session cycles, 1 client (${rates.serial.toFixed(0)}/s under the profiler):\n${renderProfile(serial)}\n` +
+      `\nProfile of the service, uncontended session cycles, 64 clients (${rates.uncontended.toFixed(0)}/s under the profiler):\n${renderProfile(uncontended)}\n` +
       `\nProfile of the service, contended handover, 64 waiters (${rates.contended.toFixed(0)}/s under the profiler):\n${renderProfile(contended)}\n`,
   );
 }
