@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { jsonBody } from './json-body.js';
 import { z } from 'zod';
 import { DomainError } from '../domain/errors.js';
@@ -41,7 +41,7 @@ const reportBody = z.strictObject({
 /**
  * The fencing API: a fenced record store inside etcd that only takes writes from a live holder
  * whose token is not lower than the record's, and stale-token reports from resources outside etcd.
- * Mounted before the app's 16 KiB JSON parser, because a fenced value may be up to 64 KiB.
+ * A fenced value may be up to 64 KiB, so fenced writes parse their own bodies ({@link isFencedWrite}).
  */
 export function fencingRouter(s: Services): Router {
   const r = Router();
@@ -86,7 +86,12 @@ export function fencingRouter(s: Services): Router {
   return r;
 }
 
-/** The JSON parser of these routes (the app's 16 KiB parser runs after this router). */
+/** Fenced writes read their own body (up to 64 KiB of value); the app's 16 KiB parser skips them. */
+export function isFencedWrite(req: Request): boolean {
+  return req.method === 'PUT' && req.path.includes('/fenced/');
+}
+
+/** The JSON parser of these routes (a body the app parser already read passes through). */
 function fencedJson(): RequestHandler {
   return jsonBody({
     limitBytes: BODY_LIMIT_BYTES,

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { DomainError, InvalidInputError } from '../domain/errors.js';
 
 const jsonType = /^application\/(?:[\w.+-]+\+)?json$/i;
@@ -10,8 +10,17 @@ const jsonType = /^application\/(?:[\w.+-]+\+)?json$/i;
  * without a body, or whose body is not JSON, pass with `req.body` unset (the handlers answer 415
  * for a body that is not JSON). Written for the hot path: one buffer, one `JSON.parse`.
  */
-export function jsonBody(opts: { limitBytes: number; limitText: string }): RequestHandler {
+export function jsonBody(opts: {
+  limitBytes: number;
+  limitText: string;
+  /** Requests whose route reads its body itself (with another limit). */
+  except?: (req: Request) => boolean;
+}): RequestHandler {
   return (req, _res, next) => {
+    if (req.body !== undefined || opts.except?.(req) === true) {
+      next();
+      return;
+    }
     const length = req.headers['content-length'];
     const chunked = req.headers['transfer-encoding'] !== undefined;
     if ((length === undefined || length === '0') && !chunked) {
