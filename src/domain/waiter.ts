@@ -17,6 +17,9 @@ export interface WaiterOptions {
   signal: AbortSignal | undefined;
 }
 
+/** Why a keepalive in flight is abandoned: the wait is over (made once, not per waiter). */
+const settledReason = new Error('the wait is over');
+
 /**
  * One waiting acquire. It settles exactly once: promoted (its key reached the first N), timed
  * out, aborted by its caller, or failed (key gone, etcd unreachable). While it waits it keeps its
@@ -32,7 +35,8 @@ export class Waiter implements LocalWaiter {
   private resolve!: (v: { lastKeepAliveSentAt: number; handover: Handover | undefined }) => void;
   private reject!: (err: DomainError) => void;
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly keepAliveAbort = new AbortController();
+  /** Stops a keepalive in flight; only waiters with their own lease keep one alive. */
+  private keepAliveAbort: AbortController | undefined;
   private readonly onAbort: () => void;
 
   constructor(private readonly o: WaiterOptions) {
@@ -84,7 +88,7 @@ export class Waiter implements LocalWaiter {
     if (this.settled) return false;
     this.settled = true;
     for (const t of this.timers) clearTimeout(t);
-    this.keepAliveAbort.abort();
+    this.keepAliveAbort?.abort(settledReason);
     this.o.signal?.removeEventListener('abort', this.onAbort);
     return true;
   }
@@ -101,6 +105,7 @@ export class Waiter implements LocalWaiter {
     if (this.settled) return;
     const sentAt = performance.now();
     try {
+      this.keepAliveAbort ??= new AbortController();
       const ttl = await this.o.leases.keepAlive(leaseId, { signal: this.keepAliveAbort.signal });
       if (ttl <= 0) {
         this.fail(new DomainError('wait_cancelled', 'the waiting request lost its lease'));
