@@ -2,16 +2,23 @@
 import type { Etcd3 } from 'etcd3';
 import { watchPrefix, type WatchEvent } from '../../src/etcd/watch.js';
 
-/** Every put/delete under `prefix` from `fromRevision` up to etcd's current revision. */
+/**
+ * Every put/delete under `prefix` from `fromRevision` up to etcd's current revision. The watch only
+ * reports revisions that touched the prefix, and other tests keep writing elsewhere, so pass
+ * `gone` (keys the test knows were deleted last) to stop as soon as all of them were seen deleted
+ * instead of waiting for a revision of the prefix at or after etcd's head (bounded by 15 s).
+ */
 export async function readHistory(
   client: Etcd3,
   prefix: string,
   fromRevision: string,
+  opts: { gone?: readonly string[] } = {},
 ): Promise<WatchEvent[]> {
   const head = await client.get('\0').exec();
   const until = BigInt(head.header.revision);
   const events: WatchEvent[] = [];
   if (until < BigInt(fromRevision)) return events;
+  const pending = new Set(opts.gone ?? []);
   const signal = AbortSignal.timeout(15_000);
   const stop = new AbortController();
   for await (const item of watchPrefix(client, prefix, fromRevision, {
@@ -19,9 +26,10 @@ export async function readHistory(
   })) {
     if (item.type !== 'events') continue;
     events.push(...item.events);
+    for (const e of item.events) if (e.type === 'delete') pending.delete(e.key);
     if (BigInt(item.revision) >= until) break;
+    if (opts.gone !== undefined && pending.size === 0) break;
   }
-  // The watch only reports revisions that touched the prefix: stop once etcd's head is covered.
   return events;
 }
 
