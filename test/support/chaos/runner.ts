@@ -88,6 +88,9 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
       ETCD_PREFIX: prefix,
       NODE_ENV: 'test',
       LOG_LEVEL: 'warn',
+      // One etcd call in flight per replica: concurrent transactions of the scenario's slots and
+      // elections are group-committed as often as possible, so the faults hit shared calls too.
+      ETCD_TXN_IN_FLIGHT: '1',
       SLOTLOCK_UNSAFE_TEST_MODE: spec.unsafeMode ?? '',
     };
     for (const name of ['s1', 's2']) {
