@@ -345,6 +345,7 @@ export class Semaphore {
     const queue = this.room.queueIfAny(slot);
     const limit = queue?.headLimit;
     queue?.releaseStarted();
+    const sentAt = performance.now();
     let res;
     try {
       res = await store.txn(
@@ -369,7 +370,12 @@ export class Semaphore {
         { ...opts, group: space.keysOf(slot) },
       );
       if (res.succeeded && limit !== undefined) {
-        queue?.offer(res.revision, rangeAt(res.results, 5).kvs, rangeAt(res.results, 6).kvs);
+        queue?.offer(
+          res.revision,
+          rangeAt(res.results, 5).kvs,
+          rangeAt(res.results, 6).kvs,
+          sentAt,
+        );
       }
     } finally {
       queue?.releaseEnded();

@@ -105,12 +105,18 @@ export class SlotQueue {
 
   /**
    * The head as a release transaction of this replica read it at `revision`, right after its
-   * delete: promotes the local waiters found in it at once.
+   * delete: promotes the local waiters found in it at once. `sentAt` (when the release was sent,
+   * just before the vacancy it made) starts the handover time they report.
    */
-  offer(revision: string, head: readonly KeyValue[], delayKeys: readonly KeyValue[]): void {
+  offer(
+    revision: string,
+    head: readonly KeyValue[],
+    delayKeys: readonly KeyValue[],
+    sentAt: number,
+  ): void {
     if (unsafeTestMode !== undefined || BigInt(revision) <= this.actedAt) return;
     this.actedAt = BigInt(revision);
-    this.promoteHead(revision, head, delayKeys, { at: performance.now(), reason: 'released' });
+    this.promoteHead(revision, head, delayKeys, { at: sentAt, reason: 'released' });
   }
 
   remove(key: string): void {
