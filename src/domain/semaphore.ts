@@ -131,14 +131,18 @@ export class Semaphore {
         ? newSecret()
         : secretFromIdempotencyKey(req.idempotencyKey, req.slot);
     const key = space.contender(req.slot, idOfSecret(secret));
-    const fp = fingerprint({
-      holder: req.holder,
-      capacity: req.capacity,
-      ttlS: req.ttlS,
-      session: req.session?.leaseId ?? null,
-      value: req.value ?? null,
-      lockDelayMs: req.lockDelayMs ?? 0,
-    });
+    // Only a retry with the same Idempotency-Key can find this key again and compare requests.
+    const fp =
+      req.idempotencyKey === undefined
+        ? ''
+        : fingerprint({
+            holder: req.holder,
+            capacity: req.capacity,
+            ttlS: req.ttlS,
+            session: req.session?.leaseId ?? null,
+            value: req.value ?? null,
+            lockDelayMs: req.lockDelayMs ?? 0,
+          });
     const leaseSentAt = performance.now();
     const leaseId = req.session?.leaseId ?? (await store.leaseGrant(req.ttlS, { signal }));
     const perGrantLease = req.session === undefined;
