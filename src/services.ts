@@ -56,6 +56,7 @@ export function createServices(
   const store = new EtcdStore(client, metrics, config.RETRY_AFTER_S, {
     maxBatch: config.ETCD_TXN_BATCH_MAX,
     maxInFlight: config.ETCD_TXN_IN_FLIGHT,
+    deadlineMs: config.ETCD_CALL_TIMEOUT_MS,
   });
   const leases = new LeaseKeeper(
     client,

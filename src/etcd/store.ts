@@ -102,10 +102,15 @@ export class EtcdStore {
   ) {
     this.batcher = new TxnBatcher(
       batching,
-      reqs => this.sendBatch(reqs),
+      (reqs, deadline) => this.sendBatch(reqs, deadline),
       size => {
         this.metrics.etcdTxnBatchSize.observe(size);
       },
+      () =>
+        new EtcdUnavailableError(
+          `etcd did not take the transaction within ${batching.deadlineMs ?? 0} ms (it waited for a free call)`,
+          this.retryAfterS,
+        ),
     );
   }
 
@@ -151,20 +156,24 @@ export class EtcdStore {
   }
 
   /** One etcd call for a batch: a lone transaction as it is, several as nested transactions. */
-  private async sendBatch(reqs: ITxnRequest[]): Promise<TxnAnswer[]> {
+  private async sendBatch(reqs: ITxnRequest[], deadline: number | undefined): Promise<TxnAnswer[]> {
+    const options = deadline === undefined ? undefined : { deadline };
     const [only] = reqs;
     if (reqs.length === 1 && only !== undefined) {
-      const one = await this.call('txn', {}, () => this.client.kv.txn(only));
+      const one = await this.call('txn', {}, () => this.client.kv.txn(only, options));
       return [
         { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses },
       ];
     }
     const all = await this.call('txn', {}, () =>
-      this.client.kv.txn({
-        compare: [],
-        success: reqs.map(r => ({ request_txn: r })),
-        failure: [],
-      }),
+      this.client.kv.txn(
+        {
+          compare: [],
+          success: reqs.map(r => ({ request_txn: r })),
+          failure: [],
+        },
+        options,
+      ),
     );
     return all.responses.map((r, i) => {
       const nested = r.response_txn as IResponseOp['response_txn'] | null | undefined;

@@ -6,6 +6,12 @@ export interface BatchLimits {
   maxBatch: number;
   /** Calls in flight before new transactions queue up for the next batch. */
   maxInFlight: number;
+  /**
+   * Each transaction's deadline, counted from its submission: waiting for a batch counts against
+   * it, a batch is sent with the earliest deadline of its transactions, and one whose deadline
+   * passed while it waited is failed without being sent. Undefined: the client's own deadline.
+   */
+  deadlineMs?: number | undefined;
 }
 
 interface Pending<Req, Res> {
@@ -15,6 +21,8 @@ interface Pending<Req, Res> {
   reject: (err: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Epoch milliseconds, or undefined without `deadlineMs`. */
+  deadline: number | undefined;
 }
 
 /**
@@ -38,10 +46,15 @@ export class TxnBatcher<Req, Res> {
 
   constructor(
     private readonly limits: BatchLimits,
-    /** Sends the transactions as one etcd call; answers one result per request, in order. */
-    private readonly send: (reqs: Req[]) => Promise<Res[]>,
+    /**
+     * Sends the transactions as one etcd call, with `deadline` (epoch ms) when the batch has one;
+     * answers one result per request, in order.
+     */
+    private readonly send: (reqs: Req[], deadline: number | undefined) => Promise<Res[]>,
     /** Told the size of every batch sent. */
     private readonly observeBatch: (size: number) => void = () => undefined,
+    /** The error of a transaction whose deadline passed before it could be sent. */
+    private readonly expired: () => Error = () => new Error('deadline passed before sending'),
   ) {}
 
   /** Transactions waiting for a batch. */
@@ -63,6 +76,8 @@ export class TxnBatcher<Req, Res> {
         reject,
         signal,
         onAbort: undefined,
+        deadline:
+          this.limits.deadlineMs === undefined ? undefined : Date.now() + this.limits.deadlineMs,
       };
       if (signal !== undefined) {
         item.onAbort = () => {
@@ -88,6 +103,7 @@ export class TxnBatcher<Req, Res> {
   }
 
   private flush(): void {
+    this.dropExpired();
     while (this.inFlight < this.limits.maxInFlight && this.queue.length > 0) {
       const { batch, alone } = this.take();
       this.inFlight++;
@@ -100,6 +116,18 @@ export class TxnBatcher<Req, Res> {
         this.observeBatch(1);
         void this.run([item]);
       }
+    }
+  }
+
+  /** Fails, unsent, the waiting transactions whose deadline has passed. */
+  private dropExpired(): void {
+    const now = Date.now();
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const item = this.queue[i] as Pending<Req, Res>;
+      if (item.deadline === undefined || item.deadline > now) continue;
+      this.queue.splice(i, 1);
+      if (item.onAbort !== undefined) item.signal?.removeEventListener('abort', item.onAbort);
+      item.reject(this.expired());
     }
   }
 
@@ -128,7 +156,16 @@ export class TxnBatcher<Req, Res> {
   }
 
   private async run(batch: Pending<Req, Res>[]): Promise<void> {
-    const sent = this.send(batch.map(p => p.req));
+    let deadline: number | undefined;
+    for (const p of batch) {
+      if (p.deadline !== undefined && (deadline === undefined || p.deadline < deadline)) {
+        deadline = p.deadline;
+      }
+    }
+    const sent = this.send(
+      batch.map(p => p.req),
+      deadline,
+    );
     await Promise.all(
       batch.map(async (p, i) => {
         try {

@@ -6,7 +6,9 @@ import { EtcdStore, rangeAt, type Txn } from '../../src/etcd/store.js';
 import { DomainError } from '../../src/domain/errors.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { call, startTestService } from '../support/app.js';
-import { etcdEndpoints, uniquePrefix } from '../support/etcd.js';
+import { etcdEndpoints, uniquePrefix, withTempDir } from '../support/etcd.js';
+import { startEtcdMember } from '../../src/etcd/etcd-process.js';
+import { join } from 'node:path';
 
 /** Create-if-absent of `key`, then the slot's keys by create revision (an acquire's shape). */
 function createTxn(slotPrefix: string, key: string): Txn {
@@ -143,6 +145,54 @@ describe('group commit of transactions (TxnBatcher in EtcdStore), against real e
     } finally {
       deadClient.close();
     }
+  });
+
+  it('bounds every transaction by its own deadline, counting the wait for a batch, when etcd hangs', async () => {
+    await withTempDir(async dir => {
+      const member = await startEtcdMember({ name: 'batch-hang', dataDir: join(dir, 'etcd') });
+      const hangClient = connectEtcd({
+        endpoints: [member.clientUrl],
+        callTimeoutMs: 600,
+        retryAfterS: 1,
+      });
+      try {
+        const hanging = new EtcdStore(hangClient, createMetrics({ defaultMetrics: false }), 1, {
+          maxBatch: 32,
+          maxInFlight: 1,
+          deadlineMs: 600,
+        });
+        await hanging.txn(createTxn('warm#h/', 'warm#h/1'));
+        member.pause();
+        const settle = (s: string) => {
+          const at = performance.now();
+          return hanging.txn(createTxn(`${s}#h/`, `${s}#h/1`), { group: `${s}#` }).then(
+            () => ({ ok: true, ms: performance.now() - at, code: '' }),
+            (err: unknown) => ({
+              ok: false,
+              ms: performance.now() - at,
+              code: err instanceof DomainError ? err.code : String(err),
+            }),
+          );
+        };
+        const first = settle('a');
+        // The first is out (and hangs); these wait for a free call.
+        await Promise.resolve();
+        await Promise.resolve();
+        const queued = ['b', 'c', 'd'].map(settle);
+        expect(hanging.queuedTxns).toBe(3);
+        const results = await Promise.all([first, ...queued]);
+        for (const r of results) {
+          expect(r.ok).toBe(false);
+          expect(r.code).toBe('etcd_unavailable');
+          // Its own 600 ms deadline, not the first call's plus its own (1,200 ms); slack for load.
+          expect(r.ms).toBeLessThan(1000);
+        }
+      } finally {
+        member.resume();
+        hangClient.close();
+        await member.stop();
+      }
+    });
   });
 
   it('serves concurrent acquires of distinct slots over HTTP through batches, each with its own grant', async () => {
