@@ -1,5 +1,6 @@
 import { RevisionUnavailableError, rangeAtRevision } from '../etcd/past-read.js';
 import type { ContenderSpace } from '../etcd/keys.js';
+import type { LeaseTimeLeft } from './lease-time-left.js';
 import type { EtcdStore, KeyValue } from '../etcd/store.js';
 import { watchPrefix, WatchLostError } from '../etcd/watch.js';
 import {
@@ -31,6 +32,7 @@ export async function* observeLeader(
   store: EtcdStore,
   space: ContenderSpace,
   name: string,
+  timeLeft: LeaseTimeLeft,
   opts: ObserveOptions,
 ): AsyncGenerator<LeaderState> {
   const { signal } = opts;
@@ -38,7 +40,7 @@ export async function* observeLeader(
   const prefix = space.contenders(name);
   const state = async (kv: KeyValue | undefined, revision: string): Promise<LeaderState> => ({
     election: name,
-    leader: kv === undefined ? null : leaderView(kv, await timeLeft(store, kv, signal)),
+    leader: kv === undefined ? null : leaderView(kv, await timeLeft.remainingMs(kv.lease, signal)),
     revision,
   });
 
@@ -96,17 +98,4 @@ async function readFrom(
   }
   const now = await store.range({ prefix }, { signal });
   return { kvs: now.kvs, revision: now.revision, resumed: false };
-}
-
-/** Milliseconds left on the leader's lease, measured from before the question was sent. */
-async function timeLeft(
-  store: EtcdStore,
-  kv: KeyValue,
-  signal: AbortSignal | undefined,
-): Promise<number> {
-  if (kv.lease === '0') return 0;
-  const sentAt = performance.now();
-  const ttl = await store.leaseTimeToLive(kv.lease, { signal });
-  if (ttl.ttlS <= 0) return 0;
-  return Math.max(0, Math.floor(ttl.ttlS * 1000 - (performance.now() - sentAt)));
 }

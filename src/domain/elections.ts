@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { Cleanup } from './cleanup.js';
 import { ElectionTracker, electionSemaphoreMetrics } from './election-metrics.js';
 import { observeLeader, type ObserveOptions } from './election-observer.js';
+import { LeaseTimeLeft } from './lease-time-left.js';
 import { DomainError, hasCode } from './errors.js';
 import type { FencingToken } from './grant.js';
 import { leaderView, type LeaderState } from './leader-state.js';
@@ -66,9 +67,12 @@ export class Elections {
   private readonly watch: SlotWatch;
   private readonly semaphore: Semaphore;
   private readonly tracker: ElectionTracker;
+  /** Shared by all observers: one LeaseTimeToLive per leader change, not one per observer. */
+  private readonly timeLeft: LeaseTimeLeft;
 
   constructor(private readonly d: ElectionsDeps) {
     this.space = electionSpace(d.keys);
+    this.timeLeft = new LeaseTimeLeft(d.store);
     this.watch = new SlotWatch(d.store, this.space, d.log);
     this.tracker = new ElectionTracker(
       d.store,
@@ -191,7 +195,7 @@ export class Elections {
 
   /** See {@link observeLeader}. */
   observe(name: string, opts: ObserveOptions = {}): AsyncGenerator<LeaderState> {
-    return observeLeader(this.d.store, this.space, name, opts);
+    return observeLeader(this.d.store, this.space, name, this.timeLeft, opts);
   }
 }
 

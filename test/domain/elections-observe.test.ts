@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Elections, Leadership } from '../../src/domain/elections.js';
 import type { LeaderState } from '../../src/domain/leader-state.js';
-import { startTestService, type TestService } from '../support/app.js';
+import { etcdCalls, startTestService, type TestService } from '../support/app.js';
 
 /** Pulls states from an observation one at a time, each bounded in time. */
 function reader(it: AsyncIterator<LeaderState>) {
@@ -183,5 +183,41 @@ describe('Elections.leader', () => {
       e.campaign('busy', { candidate: 'b', value: '', ttlS: 30, waitMs: 200 }),
     ).rejects.toMatchObject({ code: 'wait_timeout' });
     await e.resign('busy', a.token, a.secret);
+  });
+
+  it("asks etcd once, not once per observer, for the new leader's time left", async () => {
+    const elections = svc.services.elections;
+    const stand = (name: string, candidate: string) =>
+      elections.campaign(name, { candidate, value: '', ttlS: 30, waitMs: 0 });
+    const resign = (name: string, l: Leadership) => elections.resign(name, l.token, l.secret);
+    const abort = new AbortController();
+    try {
+      const a = await stand('herd', 'a');
+      const observers = Array.from({ length: 20 }, () =>
+        reader(elections.observe('herd', { signal: abort.signal })),
+      );
+      for (const state of await Promise.all(observers.map(next => next()))) {
+        expect(state.leader?.candidate).toBe('a');
+      }
+      const before = await etcdCalls(svc, 'lease_ttl');
+      await resign('herd', a);
+      const c = await stand('herd', 'c');
+      // Every observer (each consumed on its own, as every SSE stream is) sees c with its time left.
+      const seen = await Promise.all(
+        observers.map(async next => {
+          let state = await next();
+          if (state.leader === null) state = await next();
+          return state;
+        }),
+      );
+      for (const state of seen) {
+        expect(state.leader?.candidate).toBe('c');
+        expect(state.leader?.expiresInMs).toBeGreaterThan(0);
+      }
+      expect((await etcdCalls(svc, 'lease_ttl')) - before).toBeLessThanOrEqual(2);
+      await resign('herd', c);
+    } finally {
+      abort.abort();
+    }
   });
 });
