@@ -47,7 +47,12 @@ export const fencingToken = z
   .string()
   .regex(/^[1-9][0-9]{0,18}$/, 'must be a positive decimal integer (an etcd revision)')
   .refine(s => !/^[0-9]+$/.test(s) || BigInt(s) <= INT64_MAX, 'must fit in a signed 64-bit integer')
-  .openapi({ description: 'Fencing token: etcd create revision, decimal string', example: '4387' });
+  .openapi({
+    description:
+      'Fencing token: etcd create revision, decimal string. Strictly increasing within one slot ' +
+      '(or election); tokens of different slots are unrelated and may be equal.',
+    example: '4387',
+  });
 
 export const holderLabel = z
   .string()
