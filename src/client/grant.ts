@@ -56,7 +56,8 @@ function grantPath(slot: string, token: string): string {
  * A grant on a slot, kept alive in the background every TTL/3 until released or lost.
  *
  * `token` is the fencing token: a decimal string (an etcd revision, never convert it to a
- * number) that only grows for a slot. Send it with every write to the protected resource.
+ * number) that only grows for a slot; compare it only with tokens of the same slot (another
+ * slot's grant may carry the same number). Send it with every write to the protected resource.
  * `signal` aborts when this process must stop acting as holder: when the local deadline
  * (TTL minus a safety margin, on a monotonic clock, from the last confirmed keepalive's send
  * time) passes, when the server answers `grant_gone`/`not_holder`, or on {@link Grant.release}.
