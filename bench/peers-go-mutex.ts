@@ -15,10 +15,10 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LoopResult, Phase, Probe } from './load.js';
-import { repoRoot } from './procs.js';
+import { isExecutable, repoRoot, which } from './procs.js';
 import type { ContendedResult } from './slotlock-http.js';
 import { fairness } from './stats.js';
 
@@ -36,24 +36,6 @@ export interface GoPeer {
   bin: string;
   /** e.g. "go1.19.8, etcd clientv3 3.4.23 (GOPATH /usr/share/gocode)". */
   describe: string;
-}
-
-function which(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const path = join(dir, command);
-    if (isExecutable(path)) return path;
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isFile(path: string): boolean {

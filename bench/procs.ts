@@ -110,16 +110,12 @@ export async function startEtcd(dir: string): Promise<EtcdMember> {
   return member;
 }
 
-function which(command: string): string | undefined {
+/** The executable `command` on PATH, if any. */
+export function which(command: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue;
     const path = join(dir, command);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
+    if (isExecutable(path)) return path;
   }
   return undefined;
 }
@@ -157,7 +153,7 @@ export async function ensureRedis(log: (msg: string) => void): Promise<string | 
   return which('redis-server') ?? '/usr/bin/redis-server';
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
