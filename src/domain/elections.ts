@@ -8,7 +8,7 @@ import { ElectionTracker, electionSemaphoreMetrics } from './election-metrics.js
 import { observeLeader, type ObserveOptions } from './election-observer.js';
 import { LeaseTimeLeft } from './lease-time-left.js';
 import { DomainError, hasCode } from './errors.js';
-import type { FencingToken } from './grant.js';
+import { timeRemaining, type FencingToken } from './grant.js';
 import { leaderView, type LeaderState } from './leader-state.js';
 import { Semaphore } from './semaphore.js';
 import { SlotWatch } from './slot-watch.js';
@@ -182,7 +182,7 @@ export class Elections {
       const sentAt = performance.now();
       const ttl = await this.d.store.leaseTimeToLive(kv.lease, opts);
       if (ttl.ttlS > 0) {
-        const left = Math.max(0, Math.floor(ttl.ttlS * 1000 - (performance.now() - sentAt)));
+        const left = timeRemaining(ttl.ttlS, sentAt);
         return { election: name, leader: leaderView(kv, left), revision: head.revision };
       }
       if (attempt >= 5) {

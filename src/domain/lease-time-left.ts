@@ -1,5 +1,6 @@
 import { abortable } from '../etcd/abortable.js';
 import type { EtcdStore } from '../etcd/store.js';
+import { timeRemaining } from './grant.js';
 
 /**
  * Time left on a lease, asked of etcd once and shared by everyone asking within `shareMs`: when a
@@ -26,7 +27,7 @@ export class LeaseTimeLeft {
     }
     const ttlS = await abortable(entry.ttlS, signal);
     if (ttlS <= 0) return 0;
-    return Math.max(0, Math.floor(ttlS * 1000 - (performance.now() - entry.sentAt)));
+    return timeRemaining(ttlS, entry.sentAt);
   }
 
   private ask(leaseId: string): { sentAt: number; ttlS: Promise<number> } {

@@ -1,4 +1,5 @@
 import type { EtcdStore } from '../etcd/store.js';
+import { timeRemaining } from './grant.js';
 
 /**
  * The local deadlines of client sessions' leases, as this replica measured them when it served the
@@ -36,7 +37,7 @@ export class SessionDeadlines {
     const sentAt = performance.now();
     const ttl = await this.store.leaseTimeToLive(leaseId, { signal });
     if (ttl.ttlS > 0) this.renewed(leaseId, ttl.ttlS, sentAt);
-    return Math.max(0, Math.floor(ttl.ttlS * 1000 - (performance.now() - sentAt)));
+    return timeRemaining(ttl.ttlS, sentAt);
   }
 
   private prune(): void {

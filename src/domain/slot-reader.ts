@@ -3,7 +3,7 @@ import { rangeAt } from '../etcd/store.js';
 import type { ContenderSpace } from '../etcd/keys.js';
 import type { Metrics } from '../metrics.js';
 import { DomainError } from './errors.js';
-import { compareTokens, decodeHolder, type FencingToken } from './grant.js';
+import { compareTokens, decodeHolder, timeRemaining, type FencingToken } from './grant.js';
 import { idOfSecret, secretFromIdempotencyKey } from './secrets.js';
 import { blockedPlaces, delayKeysOp } from './lock-delay.js';
 
@@ -201,8 +201,7 @@ export class SlotReader {
     let expiresInMs: number | null = null;
     if (kv.lease !== '0') {
       const ttl = await this.store.leaseTimeToLive(kv.lease, { signal });
-      expiresInMs =
-        ttl.ttlS < 0 ? 0 : Math.max(0, Math.floor(ttl.ttlS * 1000 - (performance.now() - sentAt)));
+      expiresInMs = timeRemaining(ttl.ttlS, sentAt);
     }
     return {
       holder: record?.holder ?? '',
