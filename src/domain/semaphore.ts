@@ -275,8 +275,7 @@ export class Semaphore {
       retryAfterS: this.d.retryAfterS,
       signal,
     });
-    queue.add(waiter, base.token);
-    if (this.d.watch.deliveredRevision > BigInt(base.token)) queue.evaluate();
+    queue.add(waiter, base.token, this.d.watch.deliveredRevision);
     try {
       const { lastKeepAliveSentAt, handover } = await waiter.promise;
       await this.confirmDelayKey(req, base.token, key, signal);

@@ -82,17 +82,21 @@ export class SlotQueue {
     return this.waiters.size;
   }
 
-  /** Adds a waiter whose acquire transaction ran at `token` (it saw every change before it). */
-  add(waiter: LocalWaiter, token: string): void {
+  /**
+   * Adds a waiter whose acquire transaction ran at `token` (it saw every change before it).
+   * `watchedUpTo` is the newest revision the watch has already delivered.
+   */
+  add(waiter: LocalWaiter, token: string, watchedUpTo: bigint): void {
     // UNSAFE TEST MODE (negative control): a waiter is granted without reaching the head.
     if (unsafeTestMode === 'grant-without-head') {
       waiter.promote('0', undefined);
       return;
     }
     this.waiters.set(waiter.key, waiter);
-    // A head read after its transaction was acted on without it: the deletes it covered will not
-    // trigger another read, so read again now.
-    if (BigInt(token) < this.actedAt) this.evaluate();
+    // Changes after its transaction were already delivered, or a head read after it was acted on
+    // without it: none of them will trigger another read, so read once now.
+    const after = BigInt(token);
+    if (after < watchedUpTo || after < this.actedAt) this.evaluate();
   }
 
   /** How many contenders a head read must return for the waiters here (undefined: none wait). */
