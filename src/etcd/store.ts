@@ -131,8 +131,7 @@ export class EtcdStore {
     };
     let res: TxnAnswer;
     if (opts.group === undefined) {
-      const one = await this.call('txn', opts, () => this.client.kv.txn(req));
-      res = { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses };
+      res = await this.sendOne(req, opts, undefined);
     } else {
       try {
         res = await this.batcher.submit(opts.group, req, opts.signal);
@@ -155,15 +154,22 @@ export class EtcdStore {
     return this.batcher.queued;
   }
 
+  /** One transaction as one etcd call. */
+  private async sendOne(
+    req: ITxnRequest,
+    opts: CallOptions,
+    options: { deadline: number } | undefined,
+  ): Promise<TxnAnswer> {
+    const one = await this.call('txn', opts, () => this.client.kv.txn(req, options));
+    return { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses };
+  }
+
   /** One etcd call for a batch: a lone transaction as it is, several as nested transactions. */
   private async sendBatch(reqs: ITxnRequest[], deadline: number | undefined): Promise<TxnAnswer[]> {
     const options = deadline === undefined ? undefined : { deadline };
     const [only] = reqs;
     if (reqs.length === 1 && only !== undefined) {
-      const one = await this.call('txn', {}, () => this.client.kv.txn(only, options));
-      return [
-        { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses },
-      ];
+      return [await this.sendOne(only, {}, options)];
     }
     const all = await this.call('txn', {}, () =>
       this.client.kv.txn(
