@@ -4,28 +4,10 @@
  * problem+json body) or one of the client-side codes below.
  */
 
-/** Stable codes the server puts in problem+json bodies. */
-export const serverErrorCodes = [
-  'invalid_input',
-  'not_found',
-  'method_not_allowed',
-  'payload_too_large',
-  'unsupported_media_type',
-  'slot_busy',
-  'wait_timeout',
-  'wait_cancelled',
-  'capacity_conflict',
-  'not_holder',
-  'grant_gone',
-  'session_gone',
-  'idempotency_conflict',
-  'acquire_in_progress',
-  'not_leader',
-  'stale_token',
-  'etcd_unavailable',
-  'draining',
-  'internal',
-] as const;
+import { errorCodes } from '../error-codes.js';
+
+/** Stable codes the server puts in problem+json bodies (the server's own list). */
+export const serverErrorCodes = errorCodes;
 
 /**
  * Codes the client makes up itself:

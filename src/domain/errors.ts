@@ -1,27 +1,7 @@
-/** Stable error codes. Clients branch on these; the HTTP layer alone maps them to statuses. */
-export const errorCodes = [
-  'invalid_input',
-  'not_found',
-  'method_not_allowed',
-  'payload_too_large',
-  'unsupported_media_type',
-  'slot_busy',
-  'wait_timeout',
-  'wait_cancelled',
-  'capacity_conflict',
-  'not_holder',
-  'grant_gone',
-  'session_gone',
-  'idempotency_conflict',
-  'acquire_in_progress',
-  'not_leader',
-  'stale_token',
-  'etcd_unavailable',
-  'draining',
-  'internal',
-] as const;
+import { errorCodes, type ErrorCode } from '../error-codes.js';
 
-export type ErrorCode = (typeof errorCodes)[number];
+/** Stable error codes: clients branch on these; the HTTP layer alone maps them to statuses. */
+export { errorCodes, type ErrorCode };
 
 /** One field-level validation problem, as an RFC 6901 JSON pointer and a message. */
 export interface FieldError {
