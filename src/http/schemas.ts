@@ -64,19 +64,36 @@ export const holderLabel = z
     example: 'dispatcher-7',
   });
 
+/** A lease TTL in whole seconds within the configured limits (grants, sessions, campaigns). */
+function ttlSecondsField(l: Limits, description: string) {
+  return z
+    .number()
+    .int('must be a whole number of seconds')
+    .min(l.ttlMinS, `must be at least ${l.ttlMinS}`)
+    .max(l.ttlMaxS, `must be at most ${l.ttlMaxS}`)
+    .default(l.ttlDefaultS)
+    .openapi({ description });
+}
+
+/** How long a long-poll may wait, up to the configured cap (acquires, campaigns). */
+function waitMsField(l: Limits, description: string) {
+  return z
+    .number()
+    .int()
+    .min(0)
+    .max(l.waitMaxMs, `must be at most ${l.waitMaxMs} (the long-poll cap)`)
+    .optional()
+    .openapi({ description });
+}
+
 export function acquireBody(l: Limits) {
   return z
     .strictObject({
       holder: holderLabel,
-      ttlSeconds: z
-        .number()
-        .int('must be a whole number of seconds')
-        .min(l.ttlMinS, `must be at least ${l.ttlMinS}`)
-        .max(l.ttlMaxS, `must be at most ${l.ttlMaxS}`)
-        .default(l.ttlDefaultS)
-        .openapi({
-          description: 'Lease TTL in seconds (ignored under a session, whose TTL applies)',
-        }),
+      ttlSeconds: ttlSecondsField(
+        l,
+        'Lease TTL in seconds (ignored under a session, whose TTL applies)',
+      ),
       capacity: z
         .number()
         .int()
@@ -86,16 +103,10 @@ export function acquireBody(l: Limits) {
         .openapi({
           description: 'Concurrent holders allowed (1 = exclusive lock); must match the slot',
         }),
-      waitMs: z
-        .number()
-        .int()
-        .min(0)
-        .max(l.waitMaxMs, `must be at most ${l.waitMaxMs} (the long-poll cap)`)
-        .optional()
-        .openapi({
-          description:
-            'How long to wait in the queue; 0 or absent = try once. Or use Prefer: wait=N',
-        }),
+      waitMs: waitMsField(
+        l,
+        'How long to wait in the queue; 0 or absent = try once. Or use Prefer: wait=N',
+      ),
       lockDelayMs: z
         .number()
         .int()
@@ -202,7 +213,7 @@ export const queuePosition = z
 export function sessionBody(l: Limits) {
   return z
     .strictObject({
-      ttlSeconds: z.number().int().min(l.ttlMinS).max(l.ttlMaxS).default(l.ttlDefaultS),
+      ttlSeconds: ttlSecondsField(l, 'Session lease TTL in seconds; renew it every TTL/3'),
     })
     .openapi('SessionRequest');
 }
@@ -251,23 +262,11 @@ export function campaignBody(l: Limits) {
         example: 'worker-2',
       }),
       value: electionValue.default(''),
-      ttlSeconds: z
-        .number()
-        .int('must be a whole number of seconds')
-        .min(l.ttlMinS, `must be at least ${l.ttlMinS}`)
-        .max(l.ttlMaxS, `must be at most ${l.ttlMaxS}`)
-        .default(l.ttlDefaultS)
-        .openapi({ description: 'Lease TTL in seconds; the leader renews it every TTL/3' }),
-      waitMs: z
-        .number()
-        .int()
-        .min(0)
-        .max(l.waitMaxMs, `must be at most ${l.waitMaxMs} (the long-poll cap)`)
-        .optional()
-        .openapi({
-          description:
-            'How long to wait to become leader; 0 or absent = try once. Or use Prefer: wait=N',
-        }),
+      ttlSeconds: ttlSecondsField(l, 'Lease TTL in seconds; the leader renews it every TTL/3'),
+      waitMs: waitMsField(
+        l,
+        'How long to wait to become leader; 0 or absent = try once. Or use Prefer: wait=N',
+      ),
     })
     .openapi('CampaignRequest');
 }
