@@ -1,4 +1,5 @@
 /** Reads the service's Prometheus /metrics: etcd request counts, CPU seconds, RSS, waiters. */
+import { etcdOps } from '../src/metrics.js';
 
 /** One scrape: series (`name{labels}`) to value, and when it was taken (performance.now()). */
 export interface Scrape {
@@ -39,14 +40,7 @@ export function etcdRequestDelta(
   after: Scrape,
 ): { total: number; byOp: Record<string, number> } {
   const byOp: Record<string, number> = {};
-  for (const op of [
-    'txn',
-    'range',
-    'lease_grant',
-    'lease_revoke',
-    'lease_keepalive',
-    'lease_ttl',
-  ]) {
+  for (const op of etcdOps) {
     const d =
       total(after, 'slotlock_etcd_requests_total', { op }) -
       total(before, 'slotlock_etcd_requests_total', { op });
