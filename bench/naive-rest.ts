@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import express from 'express';
 import { Etcd3 } from 'etcd3';
-import { freePort } from '../src/etcd/etcd-process.js';
+import { freePort } from '../src/embedded-etcd/index.js';
 import { HttpJson, IDLE_SOCKET_MS, expectStatus, stringField } from './http-client.js';
 import { times, type Runner } from './load.js';
 import { cleanEnv, spawnChild, waitReady, type Child } from './procs.js';

@@ -1,5 +1,5 @@
 /**
- * Child processes of a benchmark run: etcd (via src/etcd/etcd-process.ts), redis-server, the
+ * Child processes of a benchmark run: etcd (via src/embedded-etcd/index.ts), redis-server, the
  * slotlock service and small workers. Every child is registered here and stopped by its pid; an
  * exit hook SIGKILLs whatever is left if the run dies.
  */
@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort, startEtcdMember, type EtcdMember } from '../src/etcd/etcd-process.js';
+import { freePort, startEtcdMember, type EtcdMember } from '../src/embedded-etcd/index.js';
 
 /** The repository root (bench/..). */
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));

@@ -3,7 +3,7 @@
  * start revision), so the experiment checks what etcd applied rather than what workers claimed.
  */
 import type { Etcd3 } from 'etcd3';
-import { decodeFencedRecord } from '../src/domain/fencing.js';
+import { decodeFencedRecord } from '../src/domain/fencing/fencing.js';
 import type { EtcdStore } from '../src/etcd/store.js';
 import { watchPrefix } from '../src/etcd/watch.js';
 import type { ResourceState } from './experiment-protocol.js';

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { connectEtcd } from '../src/etcd/client.js';
-import { ensureEtcdInstalled, startEtcdMember } from '../src/etcd/etcd-process.js';
+import { ensureEtcdInstalled, startEtcdMember } from '../src/embedded-etcd/index.js';
 import { createMetrics } from '../src/metrics.js';
 import { createServices, type Services } from '../src/services.js';
 

@@ -1,13 +1,13 @@
 import express, { type Express } from 'express';
 import { docsRouter } from './http/docs.js';
-import { electionsRouter } from './http/elections.js';
-import { fencingRouter, isFencedWrite } from './http/fencing.js';
+import { electionsRouter } from './http/elections/routes.js';
+import { fencingRouter, isFencedWrite } from './http/fencing/routes.js';
 import { healthRouter } from './http/health.js';
 import { jsonBody } from './http/json-body.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { requestLog } from './http/request-log.js';
-import { sessionsRouter } from './http/sessions.js';
-import { slotsRouter } from './http/slots.js';
+import { sessionsRouter } from './http/sessions/routes.js';
+import { slotsRouter } from './http/slots/routes.js';
 import { statusRouter } from './http/status.js';
 import type { Services } from './services.js';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { connectEtcd } from './etcd/client.js';
-import { startEmbeddedEtcd, type EmbeddedEtcd } from './embedded-etcd.js';
+import { startEmbeddedEtcd, type EmbeddedEtcd } from './embedded-etcd/embedded-default.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createServices } from './services.js';

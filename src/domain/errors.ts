@@ -1,4 +1,5 @@
 import { errorCodes, type ErrorCode } from '../error-codes.js';
+import { EtcdError } from '../etcd/errors.js';
 
 /** Stable error codes: clients branch on these; the HTTP layer alone maps them to statuses. */
 export { errorCodes, type ErrorCode };
@@ -51,7 +52,25 @@ export class EtcdUnavailableError extends DomainError {
   }
 }
 
-/** True when `err` is a {@link DomainError} with the given code. */
+/**
+ * Maps what the etcd adapter raised to the domain's codes: unreachable etcd is `etcd_unavailable`,
+ * anything else etcd said is `internal` (a bug or a misconfiguration, logged by the HTTP layer).
+ * Domain errors pass through; any other value gives `undefined`.
+ */
+export function asDomainError(err: unknown): DomainError | undefined {
+  if (err instanceof DomainError) return err;
+  if (!(err instanceof EtcdError)) return undefined;
+  switch (err.code) {
+    case 'etcd_unavailable':
+      return new EtcdUnavailableError(err.message, err.retryAfterS ?? 1, err);
+    case 'revision_unavailable':
+      return new DomainError('not_found', err.message, { cause: err });
+    default:
+      return new DomainError('internal', err.message, { cause: err });
+  }
+}
+
+/** True when `err` is a {@link DomainError} with the given code (see {@link asDomainError}). */
 export function hasCode(err: unknown, code: ErrorCode): err is DomainError {
   return err instanceof DomainError && err.code === code;
 }

@@ -17,7 +17,7 @@ import {
   handleWhen,
   retry,
 } from 'cockatiel';
-import { DomainError, EtcdUnavailableError } from '../domain/errors.js';
+import { EtcdError as AdapterError, EtcdRejectedError, EtcdUnavailableError } from './errors.js';
 
 /** The etcd client handle the rest of the service passes around (opaque outside src/etcd). */
 export type EtcdClient = Etcd3;
@@ -121,9 +121,9 @@ export function isLeaseNotFound(err: unknown): boolean {
   return err instanceof EtcdLeaseInvalidError;
 }
 
-/** Turns any etcd/gRPC error into a {@link DomainError}; domain errors pass through unchanged. */
-export function translateEtcdError(err: unknown, op: string, retryAfterS: number): DomainError {
-  if (err instanceof DomainError) return err;
+/** Turns any etcd/gRPC error into an adapter error; adapter errors pass through unchanged. */
+export function translateEtcdError(err: unknown, op: string, retryAfterS: number): AdapterError {
+  if (err instanceof AdapterError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (isUnavailable(err)) {
     return new EtcdUnavailableError(
@@ -132,5 +132,5 @@ export function translateEtcdError(err: unknown, op: string, retryAfterS: number
       err,
     );
   }
-  return new DomainError('internal', `etcd rejected ${op}: ${message}`, { cause: err });
+  return new EtcdRejectedError(`etcd rejected ${op}: ${message}`, err);
 }

@@ -1,5 +1,5 @@
 import type { Etcd3, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, IDuplexStream } from 'etcd3';
-import { EtcdUnavailableError } from '../domain/errors.js';
+import { EtcdUnavailableError } from './errors.js';
 import type { Metrics } from '../metrics.js';
 import { translateEtcdError } from './client.js';
 

@@ -1,14 +1,8 @@
 import { GRPCOutOfRangeError } from 'etcd3';
-import { DomainError } from '../domain/errors.js';
+import { EtcdError, RevisionUnavailableError } from './errors.js';
 import type { CallOptions, EtcdStore, KeyValue, RangeSpec } from './store.js';
 
-/**
- * etcd cannot serve a read at the requested past revision: it was compacted away, or it lies
- * beyond the current revision (e.g. an id from before a restore). The caller falls back to now.
- */
-export class RevisionUnavailableError extends DomainError {
-  override readonly name = 'RevisionUnavailableError';
-}
+export { RevisionUnavailableError };
 
 /**
  * Reads `spec` as the store was at `revision` (etcd keeps history until compaction). Fails with
@@ -25,11 +19,10 @@ export async function rangeAtRevision(
     // The header carries the current revision; the data is as of `revision`.
     return { ...res, revision };
   } catch (err) {
-    if (err instanceof DomainError && err.cause instanceof GRPCOutOfRangeError) {
+    if (err instanceof EtcdError && err.cause instanceof GRPCOutOfRangeError) {
       throw new RevisionUnavailableError(
-        'not_found',
         `etcd no longer (or not yet) has revision ${revision}: ${err.cause.message}`,
-        { cause: err },
+        err,
       );
     }
     throw err;

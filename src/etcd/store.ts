@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics.js';
 import { isLeaseNotFound, translateEtcdError } from './client.js';
 import { prefixEnd } from './keys.js';
 import { abortable } from './abortable.js';
-import { EtcdUnavailableError } from '../domain/errors.js';
+import { EtcdUnavailableError } from './errors.js';
 import { TxnBatcher, type BatchLimits } from './txn-batcher.js';
 
 /** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */

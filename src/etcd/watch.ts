@@ -1,6 +1,6 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { toKeyValue, type KeyValue } from './store.js';
-import { DomainError } from '../domain/errors.js';
+import { WatchLostError } from './errors.js';
 
 /** One change to a key, as seen by a watch. `revision` is the change's own revision. */
 export interface WatchEvent {
@@ -17,10 +17,7 @@ export type WatchItem =
   | { type: 'disconnected'; error: Error }
   | { type: 'connected' };
 
-/** The watch could not resume (compaction): the caller must re-read and watch again. */
-export class WatchLostError extends DomainError {
-  override readonly name = 'WatchLostError';
-}
+export { WatchLostError };
 
 /**
  * Watches every key under `prefix` from `fromRevision` (inclusive) as an AsyncIterable. The
@@ -77,11 +74,8 @@ export async function* watchPrefix(
       }
       if (item.type === 'error') {
         throw new WatchLostError(
-          'internal',
           `the watch on ${prefix} was lost: ${item.error.message}`,
-          {
-            cause: item.error,
-          },
+          item.error,
         );
       }
       yield item;

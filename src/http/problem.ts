@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { DomainError, type ErrorCode } from '../domain/errors.js';
+import { asDomainError, DomainError, type ErrorCode } from '../domain/errors.js';
 import { requestLogger } from './request-log.js';
 
 /** HTTP status of each stable error code; the only place codes become statuses. */
@@ -93,7 +93,12 @@ export const problemHandler: ErrorRequestHandler = (err: unknown, req, res, next
 };
 
 function toDomainError(err: unknown, log: () => Logger): DomainError {
-  if (err instanceof DomainError) return err;
+  const known = asDomainError(err);
+  if (known !== undefined && known.code !== 'internal') return known;
+  if (known !== undefined) {
+    log().error({ err }, 'etcd rejected a call');
+    return known;
+  }
   log().error({ err }, 'unexpected error');
   return new DomainError('internal', 'an unexpected error occurred; it has been logged');
 }

@@ -1,5 +1,5 @@
 import { Router, type Response } from 'express';
-import { hasCode } from '../domain/errors.js';
+import { asDomainError } from '../domain/errors.js';
 import type { Services } from '../services.js';
 import { statusPageHtml } from './status-page/html.js';
 import { readOverview, type Overview } from './status-page/overview.js';
@@ -63,8 +63,9 @@ export function statusRouter(s: Services): Router {
       Object.assign(report, await readOverview(s, { limit: STATUS_LIMIT, signal }));
     } catch (err) {
       // The SLIs are still worth showing while etcd is unreachable; other errors are bugs.
-      if (!hasCode(err, 'etcd_unavailable')) throw err;
-      report.etcd = { ok: false, detail: err.message };
+      const known = asDomainError(err);
+      if (known?.code !== 'etcd_unavailable') throw err;
+      report.etcd = { ok: false, detail: known.message };
     }
     res.setHeader('Cache-Control', 'no-store');
     res.json(report);

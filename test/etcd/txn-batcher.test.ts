@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Etcd3 } from 'etcd3';
 import { connectEtcd } from '../../src/etcd/client.js';
-import { freePort } from '../../src/etcd/free-port.js';
+import { freePort } from '../../src/embedded-etcd/free-port.js';
 import { EtcdStore, rangeAt, type Txn } from '../../src/etcd/store.js';
-import { DomainError } from '../../src/domain/errors.js';
+import { EtcdError } from '../../src/etcd/errors.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { call, startTestService } from '../support/app.js';
 import { etcdEndpoints, uniquePrefix, withTempDir } from '../support/etcd.js';
-import { startEtcdMember } from '../../src/etcd/etcd-process.js';
+import { startEtcdMember } from '../../src/embedded-etcd/index.js';
 import { join } from 'node:path';
 
 /** Create-if-absent of `key`, then the slot's keys by create revision (an acquire's shape). */
@@ -139,8 +139,8 @@ describe('group commit of transactions (TxnBatcher in EtcdStore), against real e
       for (const r of results) {
         expect(r.status).toBe('rejected');
         const err = (r as PromiseRejectedResult).reason as unknown;
-        expect(err).toBeInstanceOf(DomainError);
-        expect((err as DomainError).code).toBe('etcd_unavailable');
+        expect(err).toBeInstanceOf(EtcdError);
+        expect((err as EtcdError).code).toBe('etcd_unavailable');
       }
     } finally {
       deadClient.close();
@@ -170,7 +170,7 @@ describe('group commit of transactions (TxnBatcher in EtcdStore), against real e
             (err: unknown) => ({
               ok: false,
               ms: performance.now() - at,
-              code: err instanceof DomainError ? err.code : String(err),
+              code: err instanceof EtcdError ? err.code : String(err),
             }),
           );
         };

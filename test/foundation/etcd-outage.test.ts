@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEtcdMember, type EtcdMember } from '../../src/etcd/etcd-process.js';
+import { startEtcdMember, type EtcdMember } from '../../src/embedded-etcd/index.js';
 import { call, startTestService, type TestService } from '../support/app.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -8,15 +8,10 @@ import {
   fencedWriteRequest,
   staleReport,
   staleReportRequest,
-} from '../../src/http/openapi-fencing.js';
+} from '../../src/http/fencing/openapi.js';
 import { buildOpenApi } from '../../src/http/openapi.js';
-import {
-  grantResponse,
-  keepAliveResponse,
-  limitsOf,
-  problem,
-  slotView,
-} from '../../src/http/schemas.js';
+import { limitsOf, problem } from '../../src/http/schemas.js';
+import { grantResponse, keepAliveResponse, slotView } from '../../src/http/slots/schemas.js';
 import { call, startTestService, type TestService } from '../support/app.js';
 
 const committedPath = new URL('../../openapi.json', import.meta.url);
@@ -75,7 +70,7 @@ describe('OpenAPI spec', () => {
     const served = servedRoutes(svc.app);
     const v1 = (routes: string[]) => routes.filter(r => r.includes(' /v1/'));
     expect(v1(served).length).toBeGreaterThan(10);
-    expect(v1(specRoutes(spec)), 'paths in the spec vs routes in src/http/*.ts').toEqual(
+    expect(v1(specRoutes(spec)), 'paths in the spec vs routes in src/http/*/routes.ts').toEqual(
       v1(served),
     );
     // Outside /v1 (probes, metrics) the spec documents only routes that exist.

@@ -5,7 +5,7 @@ import { negativeControl, type UnsafeMode } from '../support/chaos/scenarios.js'
 
 /**
  * Negative controls: the chaos scenarios run against a deliberately broken service
- * (SLOTLOCK_UNSAFE_TEST_MODE, see src/domain/slot-queue.ts) and the checkers must catch it.
+ * (SLOTLOCK_UNSAFE_TEST_MODE, see src/domain/slots/slot-queue.ts) and the checkers must catch it.
  */
 describe('negative controls: a broken service is caught by its scenario', () => {
   const failingCheckers = async (mode: UnsafeMode) => {

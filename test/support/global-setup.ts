@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ensureEtcdInstalled, startEtcdMember } from '../../src/etcd/etcd-process.js';
+import { ensureEtcdInstalled, startEtcdMember } from '../../src/embedded-etcd/index.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

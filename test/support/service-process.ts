@@ -1,7 +1,7 @@
 /** Runs `src/main.ts` as a real child process, the way a user starts the service. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { freePort } from '../../src/etcd/etcd-process.js';
+import { freePort } from '../../src/embedded-etcd/index.js';
 
 export interface ServiceProcess {
   child: ChildProcess;

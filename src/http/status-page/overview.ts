@@ -1,5 +1,5 @@
-import type { LeaderView } from '../../domain/leader-state.js';
-import { SlotReader, type HolderView } from '../../domain/slot-reader.js';
+import type { LeaderView } from '../../domain/elections/leader-state.js';
+import { SlotReader, type HolderView } from '../../domain/slots/slot-reader.js';
 import type { Services } from '../../services.js';
 
 /** A slot with contenders: who holds it and how many wait. */

@@ -28,7 +28,7 @@ export async function installTool(
 }
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
-export { freePort } from '../../../src/etcd/free-port.js';
+export { freePort } from '../../../src/embedded-etcd/free-port.js';
 
 export interface RunResult {
   code: number | null;

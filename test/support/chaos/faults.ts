@@ -5,7 +5,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EtcdCluster, EtcdMember } from '../../../src/etcd/etcd-process.js';
+import type { EtcdCluster, EtcdMember } from '../../../src/embedded-etcd/index.js';
 import { heal, isolate } from './netns.js';
 import { until, type Replica } from './processes.js';
 import { appendJsonLine, nowMs, type FaultRecord, type OpRecord } from './records.js';

@@ -14,7 +14,7 @@ import {
   freePort,
   startEtcdCluster,
   type EtcdCluster,
-} from '../../../src/etcd/etcd-process.js';
+} from '../../../src/embedded-etcd/index.js';
 import { electionSpace, KeyLayout, slotSpace } from '../../../src/etcd/keys.js';
 import { readHistory } from '../history.js';
 import { clusterHealthy, injectFault, type FaultContext, type GrantEvent } from './faults.js';

@@ -1,0 +1,135 @@
+import { rangeAt } from '../../etcd/store.js';
+import { DomainError } from '../errors.js';
+import { decodeHolder, encodeHolder, type Grant } from '../grant.js';
+import { fingerprint, idOfSecret, newSecret, secretFromIdempotencyKey } from '../secrets.js';
+import { runAcquireTxn } from './acquire-txn.js';
+import { blockedPlaces, confirmDelayKey } from './lock-delay.js';
+import { replayAcquire } from './replay.js';
+import {
+  expiresIn,
+  sessionTtl,
+  type AcquireRequest,
+  type SemaphoreContext,
+} from './semaphore-context.js';
+import { waitForPlace } from './wait.js';
+
+/**
+ * One acquire: a lease (unless under a session), then ONE transaction that puts the caller's key
+ * if absent and reads the first N keys of the slot. Holds at once, fails busy (try), replays an
+ * Idempotency-Key's earlier grant, or joins the queue (wait).
+ */
+export async function acquireOnce(
+  c: SemaphoreContext,
+  req: AcquireRequest,
+  signal: AbortSignal | undefined,
+): Promise<Grant> {
+  const { store, space } = c;
+  const secret =
+    req.idempotencyKey === undefined
+      ? newSecret()
+      : secretFromIdempotencyKey(req.idempotencyKey, req.slot);
+  const key = space.contender(req.slot, idOfSecret(secret));
+  // Only a retry with the same Idempotency-Key can find this key again and compare requests.
+  const fp =
+    req.idempotencyKey === undefined
+      ? ''
+      : fingerprint({
+          holder: req.holder,
+          capacity: req.capacity,
+          ttlS: req.ttlS,
+          session: req.session?.leaseId ?? null,
+          value: req.value ?? null,
+          lockDelayMs: req.lockDelayMs ?? 0,
+        });
+  const leaseSentAt = performance.now();
+  const leaseId = req.session?.leaseId ?? (await store.leaseGrant(req.ttlS, { signal }));
+  const perGrantLease = req.session === undefined;
+  const ownLease = perGrantLease ? leaseId : undefined;
+  const value = encodeHolder({
+    holder: req.holder,
+    capacity: req.capacity,
+    ttlS: req.ttlS,
+    fp,
+    session: !perGrantLease,
+    at: Date.now(),
+    value: req.value,
+    lockDelayMs: req.lockDelayMs ?? 0,
+  });
+  const sessionLeft = perGrantLease ? undefined : sessionTtl(c, leaseId, signal);
+  let res;
+  try {
+    res = await runAcquireTxn(
+      store,
+      space,
+      { name: req.slot, key, value, leaseId, capacity: req.capacity, session: req.session },
+      signal,
+    );
+  } catch (err) {
+    // The put may or may not have been applied: remove what could be ours.
+    if (perGrantLease) c.withdraw.lease(leaseId);
+    else c.withdraw.key(key);
+    throw err;
+  }
+
+  if (!res.succeeded) {
+    if (perGrantLease) c.withdraw.lease(leaseId);
+    return replayAcquire(store, req, secret, fp, res.results, {
+      retryAfterS: c.retryAfterS,
+      signal,
+    });
+  }
+
+  const token = res.revision;
+  const first = rangeAt(res.results, 1).kvs;
+  const oldest = first[0] === undefined ? undefined : decodeHolder(first[0]);
+  const lockDelayMs = req.lockDelayMs ?? 0;
+  if (
+    first[0]?.key !== key &&
+    oldest !== undefined &&
+    (oldest.capacity !== req.capacity || (oldest.lockDelayMs ?? 0) !== lockDelayMs)
+  ) {
+    c.withdraw.contender(key, token, ownLease);
+    throw new DomainError(
+      'capacity_conflict',
+      `${space.noun} "${req.slot}" is in use with capacity ${oldest.capacity} and lock-delay ` +
+        `${oldest.lockDelayMs ?? 0} ms, not ${req.capacity} and ${lockDelayMs} ms`,
+      { extensions: { capacity: oldest.capacity, lockDelayMs: oldest.lockDelayMs ?? 0 } },
+    );
+  }
+  const base = {
+    slot: req.slot,
+    token,
+    secret,
+    holder: req.holder,
+    capacity: req.capacity,
+    ttlS: req.ttlS,
+    replayed: false,
+    session: !perGrantLease,
+    value: req.value,
+  };
+  const place = first.findIndex(kv => kv.key === key);
+  const blocked = blockedPlaces(rangeAt(res.results, 2).kvs, first);
+  if (place >= 0 && place + blocked < req.capacity) {
+    try {
+      await confirmDelayKey(c.store, c.space, req, token, key, signal);
+    } catch (err) {
+      c.withdraw.contender(key, token, ownLease);
+      throw err;
+    }
+    c.ends.remember(key);
+    const expiresInMs = await expiresIn(req.ttlS, leaseSentAt, sessionLeft);
+    return { ...base, expiresInMs, waited: false };
+  }
+  if (req.waitMs <= 0) {
+    c.withdraw.contender(key, token, ownLease);
+    const noun = space.noun;
+    throw new DomainError(
+      noun === 'election' ? 'not_leader' : 'slot_busy',
+      blocked > 0
+        ? `${noun} "${req.slot}" is closed by lock-delay after a holder expired without releasing`
+        : `${noun} "${req.slot}" has ${req.capacity} holder(s) already`,
+      { retryAfterS: c.retryAfterS, extensions: { capacity: req.capacity } },
+    );
+  }
+  return waitForPlace(c, { req, base, key, leaseId, perGrantLease, leaseSentAt }, signal);
+}

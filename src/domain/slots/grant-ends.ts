@@ -1,0 +1,46 @@
+import type { ContenderSpace } from '../../etcd/keys.js';
+import type { WatchEvent } from '../../etcd/watch.js';
+import type { Metrics } from '../../metrics.js';
+
+/**
+ * How the grants this replica made ended, for `slotlock_lock_grant_ends_total` and the hold
+ * duration: a delete of a holder key with a release marker put at the same revision was a clean
+ * release; any other delete was an expiry. Only the granting replica counts, so nothing is
+ * counted twice across replicas (a grant made by a replica that restarted is not counted).
+ */
+export class GrantEnds {
+  /** Holder keys this replica granted, with the monotonic time of the grant. */
+  private readonly granted = new Map<string, number>();
+
+  constructor(
+    private readonly space: ContenderSpace,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Remembers that this replica granted `key` now. */
+  remember(key: string): void {
+    this.granted.set(key, performance.now());
+  }
+
+  /** Looks at watched changes for the end of a remembered grant. */
+  observe(events: readonly WatchEvent[]): void {
+    const releasedAt = new Set<string>();
+    for (const e of events) {
+      const parsed = this.space.parse(e.key);
+      if (e.type === 'put' && parsed?.rest === 'r') releasedAt.add(`${parsed.name}@${e.revision}`);
+    }
+    for (const e of events) {
+      if (e.type !== 'delete') continue;
+      const grantedAt = this.granted.get(e.key);
+      if (grantedAt === undefined) continue;
+      this.granted.delete(e.key);
+      const parsed = this.space.parse(e.key);
+      const reason =
+        parsed !== undefined && releasedAt.has(`${parsed.name}@${e.revision}`)
+          ? 'released'
+          : 'expired';
+      this.metrics.grantEnds.inc({ reason });
+      this.metrics.holdDuration.observe({ reason }, (performance.now() - grantedAt) / 1000);
+    }
+  }
+}

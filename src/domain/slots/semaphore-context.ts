@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { ContenderSpace } from '../../etcd/keys.js';
+import type { LeaseKeeper } from '../../etcd/lease-keeper.js';
+import type { EtcdStore } from '../../etcd/store.js';
+import type { Metrics } from '../../metrics.js';
+import type { Cleanup } from '../cleanup.js';
+import { timeRemaining, type Handover } from '../grant.js';
+import type { SessionDeadlines } from '../sessions/session-deadlines.js';
+import type { GrantEnds } from './grant-ends.js';
+import type { SlotWatch } from './slot-watch.js';
+import type { WaitingRoom } from './waiting-room.js';
+import type { Withdrawals } from './withdrawals.js';
+
+/** A client session an acquire runs under: its lease and the marker key that proves it is live. */
+export interface SessionRef {
+  leaseId: string;
+  markerKey: string;
+}
+
+/** What a caller asks for. `waitMs` 0 means try once. */
+export interface AcquireRequest {
+  slot: string;
+  holder: string;
+  capacity: number;
+  ttlS: number;
+  waitMs: number;
+  idempotencyKey?: string | undefined;
+  session?: SessionRef | undefined;
+  /** A value published with the grant (elections: the leader's value). */
+  value?: string | undefined;
+  /** Per-slot lock-delay in ms after an unclean expiry (0 or absent: none); per-grant leases only. */
+  lockDelayMs?: number | undefined;
+}
+
+export interface SemaphoreDeps {
+  store: EtcdStore;
+  space: ContenderSpace;
+  watch: SlotWatch;
+  leases: LeaseKeeper;
+  cleanup: Cleanup;
+  metrics: Metrics;
+  log: Logger;
+  retryAfterS: number;
+  /** How long a disconnected watch may stay down before waiters are failed with 503. */
+  reconnectGraceMs: number;
+  /** Session lease deadlines this replica measured (spares a LeaseTimeToLive per acquire). */
+  sessionDeadlines?: SessionDeadlines | undefined;
+  /** Told of every handover to a waiter of this replica (the election SLI). */
+  onHandover?: ((name: string, handover: Handover) => void) | undefined;
+}
+
+/** What the semaphore's verbs share: its dependencies and this replica's in-memory bookkeeping. */
+export interface SemaphoreContext extends SemaphoreDeps {
+  room: WaitingRoom;
+  ends: GrantEnds;
+  withdraw: Withdrawals;
+  sessionDeadlines: SessionDeadlines;
+}
+
+/** Time left for a session's lease, started alongside the acquire transaction. */
+export function sessionTtl(
+  c: SemaphoreContext,
+  leaseId: string,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const p = c.sessionDeadlines.remainingMs(leaseId, signal);
+  p.catch(() => undefined);
+  return p;
+}
+
+/** A grant's time left: the session's, or the TTL counted from when the lease was last sent. */
+export async function expiresIn(
+  ttlS: number,
+  sentAt: number,
+  sessionRemainingMs: Promise<number> | undefined,
+): Promise<number> {
+  return sessionRemainingMs === undefined ? timeRemaining(ttlS, sentAt) : sessionRemainingMs;
+}

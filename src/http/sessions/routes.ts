@@ -1,0 +1,56 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { DomainError } from '../../domain/errors.js';
+import type { Services } from '../../services.js';
+import { bearer, requestSignal, requireJson } from '../request.js';
+import { sessionBody } from './schemas.js';
+import { parseInput } from '../validate.js';
+
+const sessionParams = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{1,16}$/, 'must be a session id'),
+});
+
+/** Client sessions: create, keep alive, end (which releases every grant taken under it). */
+export function sessionsRouter(s: Services): Router {
+  const r = Router();
+  const body = sessionBody(s.limits);
+
+  r.post('/v1/sessions', async (req, res) => {
+    requireJson(req);
+    const input = parseInput(body, req.body ?? {}, '/body');
+    const created = await s.sessions.create(input.ttlSeconds, {
+      signal: requestSignal(res, s.lifecycle),
+    });
+    const id = created.session.split('.')[0] ?? '';
+    res.status(201).location(`/v1/sessions/${id}`).json({
+      session: created.session,
+      id,
+      ttlSeconds: created.ttlS,
+      expiresInMs: created.expiresInMs,
+    });
+  });
+
+  r.post('/v1/sessions/:id/keepalive', async (req, res) => {
+    const { id } = parseInput(sessionParams, req.params, '/params');
+    const token = sessionToken(id, bearer(req));
+    const kept = await s.sessions.keepAlive(token, { signal: requestSignal(res, s.lifecycle) });
+    res.json({ id, ttlSeconds: kept.ttlS, expiresInMs: kept.expiresInMs });
+  });
+
+  r.delete('/v1/sessions/:id', async (req, res) => {
+    const { id } = parseInput(sessionParams, req.params, '/params');
+    await s.sessions.end(sessionToken(id, bearer(req)), {
+      signal: requestSignal(res, s.lifecycle),
+    });
+    res.status(204).end();
+  });
+
+  return r;
+}
+
+function sessionToken(id: string, token: string): string {
+  if (!token.startsWith(`${id}.`)) {
+    throw new DomainError('session_gone', 'the bearer token does not belong to this session');
+  }
+  return token;
+}
