@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { asDomainError, DomainError, type ErrorCode } from '../domain/errors.js';
+import { asDomainError, DomainError, InvalidInputError, type ErrorCode } from '../domain/errors.js';
 import { requestLogger } from './request-log.js';
 
 /** HTTP status of each stable error code; the only place codes become statuses. */
@@ -98,6 +98,12 @@ function toDomainError(err: unknown, log: () => Logger): DomainError {
   if (known !== undefined) {
     log().error({ err }, 'etcd rejected a call');
     return known;
+  }
+  // The router could not decode a path parameter (`%ZZ`, `%C3%28`): the client's input is bad.
+  if (err instanceof URIError) {
+    return new InvalidInputError('the path contains a malformed percent-encoding', [
+      { pointer: '/params', detail: 'not a valid percent-encoded UTF-8 string' },
+    ]);
   }
   log().error({ err }, 'unexpected error');
   return new DomainError('internal', 'an unexpected error occurred; it has been logged');

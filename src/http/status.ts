@@ -41,8 +41,9 @@ export function statusRouter(s: Services): Router {
   const slis = new SliTracker(s.metrics);
 
   r.get('/', (_req, res) => {
-    asset(res, 'text/html; charset=utf-8', statusPageHtml);
+    // Before send(): a header set after it never reaches the browser.
     res.setHeader('Content-Security-Policy', PAGE_CSP);
+    asset(res, 'text/html; charset=utf-8', statusPageHtml);
   });
   r.get('/status/app.js', (_req, res) => {
     asset(res, 'text/javascript; charset=utf-8', statusPageScript);

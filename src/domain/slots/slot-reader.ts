@@ -156,7 +156,11 @@ export class SlotReader {
       }
     }
     const current = exists && ahead < capacity;
-    if (!current) this.metrics.staleTokens.inc({ source: 'check' });
+    // A read is not a stale write: only a token below one already handed out is stale. A token
+    // never issued (above every holder and the last release) or still waiting is not counted.
+    if (!current && highest !== null && compareTokens(token, highest) < 0) {
+      this.metrics.staleTokens.inc({ source: 'check' });
+    }
     return { slot, token, current, highestToken: highest, revision: res.revision };
   }
 

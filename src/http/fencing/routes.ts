@@ -86,9 +86,12 @@ export function fencingRouter(s: Services): Router {
   return r;
 }
 
+/** `PUT /v1/slots/{slot}/fenced/{record}` exactly (a slot's "/" is sent as %2F). */
+const FENCED_WRITE_PATH = /^\/v1\/slots\/[^/]+\/fenced\/[^/]+\/?$/i;
+
 /** Fenced writes read their own body (up to 64 KiB of value); the app's 16 KiB parser skips them. */
 export function isFencedWrite(req: Request): boolean {
-  return req.method === 'PUT' && req.path.includes('/fenced/');
+  return req.method === 'PUT' && FENCED_WRITE_PATH.test(req.path);
 }
 
 /** The JSON parser of these routes (a body the app parser already read passes through). */
