@@ -50,7 +50,7 @@ export class HttpJson {
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;
       }
-      if (o.bearer !== undefined) headers.authorization = `Bearer ${o.bearer}`;
+      if (o.bearer !== undefined) headers['slotlock-secret'] = o.bearer;
       const req = request(
         { host: this.host, port: this.port, method, path, agent: this.agent, headers },
         res => {

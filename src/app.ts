@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { authenticate } from './auth/authenticate.js';
 import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections/routes.js';
 import { fencingRouter, isFencedWrite } from './http/fencing/routes.js';
@@ -21,6 +22,7 @@ export function createApp(s: Services): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestLog(s.log));
+  app.use(authenticate(s.auth));
   app.use(jsonBody({ limitBytes: 16 * 1024, limitText: '16 KiB', except: isFencedWrite }));
   // The hot routes first: each router a request passes on the way costs it a little.
   app.use(slotsRouter(s));

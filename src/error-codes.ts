@@ -14,6 +14,8 @@ export const errorCodes = [
   'wait_cancelled',
   'capacity_conflict',
   'not_holder',
+  'unauthenticated',
+  'forbidden',
   'grant_gone',
   'session_gone',
   'idempotency_conflict',
@@ -21,6 +23,7 @@ export const errorCodes = [
   'not_leader',
   'stale_token',
   'etcd_unavailable',
+  'etcd_nospace',
   'draining',
   'internal',
 ] as const;

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { createAuthenticator } from './auth/create-authenticator.js';
+import type { Authenticator } from './auth/authenticator.js';
 import { Cleanup } from './domain/cleanup.js';
 import { Elections } from './domain/elections/elections.js';
 import { FencedStore } from './domain/fencing/fenced-store.js';
@@ -20,6 +22,8 @@ import { initMetricSeries, type Metrics } from './metrics.js';
 /** Everything the HTTP layer needs, wired once per process (or per test). */
 export interface Services {
   config: Config;
+  /** Who a request is (API keys, JWTs, client certificates), or nobody checks (auth off). */
+  auth: Authenticator;
   limits: Limits;
   log: Logger;
   metrics: Metrics;
@@ -92,8 +96,10 @@ export function createServices(
     reconnectGraceMs: config.ETCD_CALL_TIMEOUT_MS,
     electionsMax: config.ELECTIONS_MAX,
   });
+  const auth = createAuthenticator(config, log);
   return {
     config,
+    auth,
     limits: limitsOf(config),
     log,
     metrics,
@@ -119,6 +125,7 @@ export function createServices(
       await elections.close();
       await cleanup.drain(config.ETCD_CALL_TIMEOUT_MS);
       leases.close();
+      auth.close();
     },
   };
 }

@@ -15,6 +15,8 @@ export const statusOf: Record<ErrorCode, number> = {
   wait_cancelled: 409,
   capacity_conflict: 409,
   not_holder: 403,
+  unauthenticated: 401,
+  forbidden: 403,
   grant_gone: 410,
   session_gone: 410,
   idempotency_conflict: 422,
@@ -22,6 +24,7 @@ export const statusOf: Record<ErrorCode, number> = {
   not_leader: 409,
   stale_token: 409,
   etcd_unavailable: 503,
+  etcd_nospace: 503,
   draining: 503,
   internal: 500,
 };
@@ -37,6 +40,8 @@ const titles: Record<ErrorCode, string> = {
   wait_cancelled: 'Wait cancelled',
   capacity_conflict: 'Capacity conflict',
   not_holder: 'Not the holder',
+  unauthenticated: 'Authentication required',
+  forbidden: 'Forbidden',
   grant_gone: 'Grant gone',
   session_gone: 'Session gone',
   idempotency_conflict: 'Idempotency key reused',
@@ -44,6 +49,7 @@ const titles: Record<ErrorCode, string> = {
   not_leader: 'Not the leader',
   stale_token: 'Stale fencing token',
   etcd_unavailable: 'etcd unavailable',
+  etcd_nospace: 'etcd out of space',
   draining: 'Shutting down',
   internal: 'Internal error',
 };
@@ -57,6 +63,7 @@ export function problemType(code: ErrorCode): string {
 export function sendProblem(res: Response, err: DomainError): void {
   const status = statusOf[err.code];
   if (err.retryAfterS !== undefined) res.setHeader('Retry-After', String(err.retryAfterS));
+  if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="slotlock"');
   const requestId = res.getHeader('X-Request-Id');
   res
     .status(status)

@@ -1,23 +1,32 @@
 import type { Request, Response } from 'express';
 import { DomainError, InvalidInputError } from '../domain/errors.js';
 import type { Lifecycle } from '../lifecycle.js';
+import { authContextOf } from '../auth/principal.js';
 
-/** The credential in `Authorization: Bearer <secret>`, or a 400 naming the header. */
-export function bearer(req: Request): string {
-  const header = req.headers.authorization;
-  const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/.exec(header);
-  if (match?.[1] === undefined) {
-    throw new InvalidInputError(
-      'the holder secret is missing: send "Authorization: Bearer <secret>"',
-      [
-        {
-          pointer: '/headers/authorization',
-          detail: 'expected "Bearer <secret>" as returned with the grant',
-        },
-      ],
-    );
+const secretPattern = /^(?:Bearer )?([A-Za-z0-9._~+/=-]{1,512})$/;
+const legacyPattern = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
+
+/**
+ * The holder secret of a grant, session or leadership, from `Slotlock-Secret: <secret>` (a leading
+ * `Bearer ` is tolerated). While the server has no authentication configured, an old client's
+ * `Authorization: Bearer <secret>` is accepted too; with authentication on, `Authorization`
+ * carries the caller's own credential. A 400 naming the header when it is missing or malformed.
+ */
+export function holderSecret(req: Request, res: Response): string {
+  const header = req.headers['slotlock-secret'];
+  const own = typeof header === 'string' ? secretPattern.exec(header) : null;
+  if (own?.[1] !== undefined) return own[1];
+  if (header === undefined && !authContextOf(res).enforced) {
+    const legacy = req.headers.authorization;
+    const match = legacy === undefined ? null : legacyPattern.exec(legacy);
+    if (match?.[1] !== undefined) return match[1];
   }
-  return match[1];
+  throw new InvalidInputError('the holder secret is missing: send "Slotlock-Secret: <secret>"', [
+    {
+      pointer: '/headers/slotlock-secret',
+      detail: 'expected the secret returned with the grant, session or leadership',
+    },
+  ]);
 }
 
 /**

@@ -179,7 +179,7 @@ describe('recording rules in a real Prometheus', () => {
       'DELETE',
       `/v1/slots/${encodeURIComponent(slot)}/grants/${grant!.token}`,
       {
-        headers: { authorization: `Bearer ${grant!.secret}` },
+        headers: { 'slotlock-secret': grant!.secret },
       },
     );
     expect(r.status).toBe(204);
@@ -223,14 +223,14 @@ describe('recording rules in a real Prometheus', () => {
     });
     const resignedAt = performance.now();
     const resigned = await call(svc.url, 'DELETE', `${path}/leaders/${first.body.token}`, {
-      headers: { authorization: `Bearer ${first.body.secret}` },
+      headers: { 'slotlock-secret': first.body.secret },
     });
     expect(resigned.status).toBe(204);
     const next = await second;
     handoversMs.push(performance.now() - resignedAt);
     expect(next.status).toBe(201);
     const done = await call(svc.url, 'DELETE', `${path}/leaders/${next.body.token}`, {
-      headers: { authorization: `Bearer ${next.body.secret}` },
+      headers: { 'slotlock-secret': next.body.secret },
     });
     expect(done.status).toBe(204);
   }

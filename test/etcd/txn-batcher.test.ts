@@ -225,7 +225,7 @@ describe('group commit of transactions (TxnBatcher in EtcdStore), against real e
       const released = await Promise.all(
         grants.map(g =>
           call(svc.url, 'DELETE', `/v1/slots/${g.slot}/grants/${g.token}`, {
-            headers: { authorization: `Bearer ${g.secret}` },
+            headers: { 'slotlock-secret': g.secret },
           }),
         ),
       );

@@ -91,7 +91,7 @@ describe('two service instances on one etcd', () => {
       const waiter = call(b.url, 'POST', '/v1/slots/shared/grants', {
         body: { holder: 'y', waitMs: 10_000 },
       });
-      const auth = { authorization: `Bearer ${g.body.secret}` };
+      const auth = { 'slotlock-secret': g.body.secret };
       const kept = await call(b.url, 'POST', `/v1/slots/shared/grants/${g.body.token}/keepalive`, {
         headers: auth,
       });

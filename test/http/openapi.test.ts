@@ -133,7 +133,7 @@ describe('OpenAPI spec', () => {
 
     const { token, secret } = granted.body as { token: string; secret: string };
     const kept = await call(svc.url, 'POST', `/v1/slots/openapi:grant/grants/${token}/keepalive`, {
-      headers: { authorization: `Bearer ${secret}` },
+      headers: { 'slotlock-secret': secret },
     });
     expect(kept.status).toBe(200);
     z.strictObject(keepAliveResponse.shape).parse(kept.body);
@@ -164,7 +164,7 @@ describe('OpenAPI spec', () => {
     const write = fencedWriteRequest.parse({ token, value: 'cursor=7' });
     const written = await call(svc.url, 'PUT', `/v1/slots/${slot}/fenced/cursor`, {
       body: write,
-      headers: { authorization: `Bearer ${secret}` },
+      headers: { 'slotlock-secret': secret },
     });
     expect(written.status).toBe(200);
     z.strictObject(fencedWrite.shape).parse(written.body);

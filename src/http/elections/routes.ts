@@ -5,7 +5,7 @@ import type { Leadership } from '../../domain/elections/elections.js';
 import type { Services } from '../../services.js';
 import { EventStream } from '../event-stream.js';
 import { problemType } from '../problem.js';
-import { bearer, preferWaitMs, requestSignal, requireJson } from '../request.js';
+import { holderSecret, preferWaitMs, requestSignal, requireJson } from '../request.js';
 import { campaignBody, proclaimBody } from './schemas.js';
 import { electionName, fencingToken } from '../schemas.js';
 import { parseInput } from '../validate.js';
@@ -46,7 +46,7 @@ export function electionsRouter(s: Services): Router {
 
   r.post('/v1/elections/:name/leaders/:token/keepalive', async (req, res) => {
     const { name, token } = parseInput(termParams, req.params, '/params');
-    const kept = await s.elections.keepAlive(name, token, bearer(req), {
+    const kept = await s.elections.keepAlive(name, token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
     });
     res.json({ election: name, token, ttlSeconds: kept.ttlS, expiresInMs: kept.expiresInMs });
@@ -55,7 +55,7 @@ export function electionsRouter(s: Services): Router {
   r.put('/v1/elections/:name/leaders/:token/value', async (req, res) => {
     requireJson(req);
     const { name, token } = parseInput(termParams, req.params, '/params');
-    const secret = bearer(req);
+    const secret = holderSecret(req, res);
     const { value } = parseInput(proclaimBody, req.body ?? {}, '/body');
     await s.elections.proclaim(name, token, secret, value, {
       signal: requestSignal(res, s.lifecycle),
@@ -65,7 +65,7 @@ export function electionsRouter(s: Services): Router {
 
   r.delete('/v1/elections/:name/leaders/:token', async (req, res) => {
     const { name, token } = parseInput(termParams, req.params, '/params');
-    await s.elections.resign(name, token, bearer(req), {
+    await s.elections.resign(name, token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
     });
     res.status(204).end();

@@ -3,7 +3,7 @@ import { jsonBody } from '../json-body.js';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.js';
 import type { Services } from '../../services.js';
-import { bearer, requestSignal, requireJson } from '../request.js';
+import { holderSecret, requestSignal, requireJson } from '../request.js';
 import { fencingToken, slotName } from '../schemas.js';
 import { parseInput } from '../validate.js';
 
@@ -50,7 +50,7 @@ export function fencingRouter(s: Services): Router {
   r.put('/v1/slots/:slot/fenced/:record', json, async (req, res) => {
     requireJson(req);
     const { slot, record } = parseInput(recordParams, req.params, '/params');
-    const secret = bearer(req);
+    const secret = holderSecret(req, res);
     const { token, value } = parseInput(writeBody, req.body ?? {}, '/body');
     if (Buffer.byteLength(value) > FENCED_VALUE_MAX_BYTES) {
       throw new DomainError(

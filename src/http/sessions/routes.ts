@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.js';
 import type { Services } from '../../services.js';
-import { bearer, requestSignal, requireJson } from '../request.js';
+import { holderSecret, requestSignal, requireJson } from '../request.js';
 import { sessionBody } from './schemas.js';
 import { parseInput } from '../validate.js';
 
@@ -32,14 +32,14 @@ export function sessionsRouter(s: Services): Router {
 
   r.post('/v1/sessions/:id/keepalive', async (req, res) => {
     const { id } = parseInput(sessionParams, req.params, '/params');
-    const token = sessionToken(id, bearer(req));
+    const token = sessionToken(id, holderSecret(req, res));
     const kept = await s.sessions.keepAlive(token, { signal: requestSignal(res, s.lifecycle) });
     res.json({ id, ttlSeconds: kept.ttlS, expiresInMs: kept.expiresInMs });
   });
 
   r.delete('/v1/sessions/:id', async (req, res) => {
     const { id } = parseInput(sessionParams, req.params, '/params');
-    await s.sessions.end(sessionToken(id, bearer(req)), {
+    await s.sessions.end(sessionToken(id, holderSecret(req, res)), {
       signal: requestSignal(res, s.lifecycle),
     });
     res.status(204).end();
@@ -50,7 +50,7 @@ export function sessionsRouter(s: Services): Router {
 
 function sessionToken(id: string, token: string): string {
   if (!token.startsWith(`${id}.`)) {
-    throw new DomainError('session_gone', 'the bearer token does not belong to this session');
+    throw new DomainError('session_gone', 'the session token in Slotlock-Secret does not belong to this session');
   }
   return token;
 }

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
 import type { Services } from '../../services.js';
 import {
-  bearer,
+  holderSecret,
   idempotencyKeyHeader,
   preferWaitMs,
   requestSignal,
@@ -72,7 +72,7 @@ export function slotsRouter(s: Services): Router {
 
   r.post('/v1/slots/:slot/grants/:token/keepalive', async (req, res) => {
     const { slot, token } = parseInput(grantParams, req.params, '/params');
-    const secret = bearer(req);
+    const secret = holderSecret(req, res);
     const kept = await s.semaphore.keepAlive(slot, token, secret, {
       signal: requestSignal(res, s.lifecycle),
     });
@@ -81,7 +81,7 @@ export function slotsRouter(s: Services): Router {
 
   r.delete('/v1/slots/:slot/grants/:token', async (req, res) => {
     const { slot, token } = parseInput(grantParams, req.params, '/params');
-    await s.semaphore.release(slot, token, bearer(req), {
+    await s.semaphore.release(slot, token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
     });
     res.status(204).end();

@@ -32,7 +32,7 @@ async function contend(
       // The hold ends, from the client's view, when it sends the release.
       const releasedAt = performance.now();
       const released = await call(svc.url, 'DELETE', `/v1/slots/${slot}/grants/${token}`, {
-        headers: { authorization: `Bearer ${secret}` },
+        headers: { 'slotlock-secret': secret },
       });
       expect(released.status).toBe(204);
       return {

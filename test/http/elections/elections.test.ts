@@ -141,7 +141,7 @@ describe('elections API', () => {
       .body as LeaderBody;
   const resign = async (name: string, l: LeadershipBody) =>
     call(svc.url, 'DELETE', `/v1/elections/${encodeURIComponent(name)}/leaders/${l.token}`, {
-      headers: { authorization: `Bearer ${l.secret}` },
+      headers: { 'slotlock-secret': l.secret },
     });
   const keys = async () =>
     (await svc.client.getAll().prefix(svc.config.ETCD_PREFIX).keys()).filter(k =>
@@ -177,7 +177,7 @@ describe('elections API', () => {
 
     const p = await call(svc.url, 'PUT', `/v1/elections/dispatch%2Feu/leaders/${l.token}/value`, {
       body: { value: 'http://w1:8081' },
-      headers: { authorization: `Bearer ${l.secret}` },
+      headers: { 'slotlock-secret': l.secret },
     });
     expect(p.status).toBe(200);
     expect(p.body).toEqual({ election: name, token: l.token, value: 'http://w1:8081' });
@@ -188,7 +188,7 @@ describe('elections API', () => {
       'POST',
       `/v1/elections/dispatch%2Feu/leaders/${l.token}/keepalive`,
       {
-        headers: { authorization: `Bearer ${l.secret}` },
+        headers: { 'slotlock-secret': l.secret },
       },
     );
     expect(k.status).toBe(200);
@@ -201,7 +201,7 @@ describe('elections API', () => {
       'POST',
       `/v1/elections/dispatch%2Feu/leaders/${l.token}/keepalive`,
       {
-        headers: { authorization: `Bearer ${l.secret}` },
+        headers: { 'slotlock-secret': l.secret },
       },
     );
     expect(again.status).toBe(410);
@@ -211,7 +211,7 @@ describe('elections API', () => {
   it('refuses a keepalive, proclaim or resign with the wrong secret (403 not_holder)', async () => {
     const l = (await campaign('secrets', { candidate: 'w1', ttlSeconds: 5 }))
       .body as LeadershipBody;
-    const bad = { authorization: `Bearer ${'x'.repeat(43)}` };
+    const bad = { 'slotlock-secret': 'x'.repeat(43) };
     const base = `/v1/elections/secrets/leaders/${l.token}`;
     const k = await call(svc.url, 'POST', `${base}/keepalive`, { headers: bad });
     const p = await call(svc.url, 'PUT', `${base}/value`, { headers: bad, body: { value: 'v' } });
@@ -320,7 +320,7 @@ describe('elections API', () => {
     expect(r.status).toBe(201);
     expect(BigInt(b?.token ?? '0')).toBeGreaterThan(BigInt(a.token));
     const gone = await call(svc.url, 'POST', `/v1/elections/${name}/leaders/${a.token}/keepalive`, {
-      headers: { authorization: `Bearer ${a.secret}` },
+      headers: { 'slotlock-secret': a.secret },
     });
     expect(gone.status).toBe(410);
     if (b !== undefined) await resign(name, b);
@@ -411,7 +411,7 @@ describe('elections API', () => {
         .body as LeadershipBody;
       await call(svc.url, 'PUT', `/v1/elections/${name}/leaders/${a.token}/value`, {
         body: { value: 'v2' },
-        headers: { authorization: `Bearer ${a.secret}` },
+        headers: { 'slotlock-secret': a.secret },
       });
       await resign(name, a);
       const c = (await campaign(name, { candidate: 'c', value: 'v3', ttlSeconds: 30 }))

@@ -26,7 +26,7 @@ describe('fencing API', () => {
   function write(slot: string, record: string, body: unknown, secret: string) {
     return call(svc.url, 'PUT', `/v1/slots/${slot}/fenced/${record}`, {
       body,
-      headers: { authorization: `Bearer ${secret}` },
+      headers: { 'slotlock-secret': secret },
     });
   }
 
@@ -99,7 +99,7 @@ describe('fencing API', () => {
     const slot = freshSlot();
     const old = await acquire(slot);
     const released = await call(svc.url, 'DELETE', `/v1/slots/${slot}/grants/${old.token}`, {
-      headers: { authorization: `Bearer ${old.secret}` },
+      headers: { 'slotlock-secret': old.secret },
     });
     expect(released.status).toBe(204);
     const next = await acquire(slot);
@@ -164,7 +164,7 @@ describe('fencing API', () => {
     expect(await storedKeys(slot)).toBe(0);
 
     await call(svc.url, 'DELETE', `/v1/slots/${slot}/grants/${g.token}`, {
-      headers: { authorization: `Bearer ${g.secret}` },
+      headers: { 'slotlock-secret': g.secret },
     });
     const granted = await waiting;
     expect(granted.status).toBe(201);
@@ -291,7 +291,7 @@ describe('fencing API', () => {
         body: { token: g.token, value: 'v' },
       });
       expect(noSecret.status).toBe(400);
-      expect(noSecret.body.errors[0].pointer).toBe('/headers/authorization');
+      expect(noSecret.body.errors[0].pointer).toBe('/headers/slotlock-secret');
       expect(await storedKeys(slot)).toBe(0);
     });
 

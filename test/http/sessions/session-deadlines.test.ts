@@ -31,7 +31,7 @@ describe('session grant deadlines', () => {
       expect(await etcdCalls(b, 'lease_ttl')).toBe(1);
 
       // An ended session is refused by the acquire transaction, whatever a replica remembers.
-      const auth = { authorization: `Bearer ${s.body.session}` };
+      const auth = { 'slotlock-secret': s.body.session };
       expect(
         (await call(a.url, 'DELETE', `/v1/sessions/${s.body.id}`, { headers: auth })).status,
       ).toBe(204);

@@ -51,7 +51,7 @@ describe('per-slot lock-delay', () => {
     );
     const releasedAt = performance.now();
     const rel = await call(svc.url, 'DELETE', `/v1/slots/ld-rel/grants/${first.body.token}`, {
-      headers: { authorization: `Bearer ${first.body.secret}` },
+      headers: { 'slotlock-secret': first.body.secret },
     });
     expect(rel.status).toBe(204);
     const next = await waiting;
@@ -64,7 +64,7 @@ describe('per-slot lock-delay', () => {
 
   it('renews the delay key with the grant', async () => {
     const g = await acquire('ld-keep', { ttlSeconds: 2, lockDelayMs: 1000 });
-    const auth = { authorization: `Bearer ${g.body.secret}` };
+    const auth = { 'slotlock-secret': g.body.secret };
     const path = `/v1/slots/ld-keep/grants/${g.body.token}/keepalive`;
     const start = performance.now();
     while (performance.now() - start < 4500) {

@@ -203,7 +203,7 @@ describe('slot API input validation', () => {
   it('answers 400 for a malformed token in a path', async () => {
     for (const token of ['abc', '0', '-1', '99999999999999999999']) {
       const r = await call(svc.url, 'DELETE', `/v1/slots/s/grants/${token}`, {
-        headers: { authorization: 'Bearer x' },
+        headers: { 'slotlock-secret': 'x' },
       });
       expect(r.status).toBe(400);
       expect(r.body.code).toBe('invalid_input');
@@ -213,7 +213,7 @@ describe('slot API input validation', () => {
   it('answers 400 when the holder secret is missing, and 404 problem+json for an unknown route', async () => {
     const r = await call(svc.url, 'POST', '/v1/slots/s/grants/5/keepalive');
     expect(r.status).toBe(400);
-    expect(r.body.errors[0].pointer).toBe('/headers/authorization');
+    expect(r.body.errors[0].pointer).toBe('/headers/slotlock-secret');
     const nf = await call(svc.url, 'GET', '/v2/nothing');
     expect(nf.status).toBe(404);
     expect(nf.body).toMatchObject({ code: 'not_found', type: 'urn:slotlock:problem:not_found' });

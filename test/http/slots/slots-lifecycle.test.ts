@@ -34,22 +34,22 @@ describe('slot grants over HTTP', () => {
     expect(g.status).toBe(201);
     const path = `/v1/slots/life-1/grants/${g.body.token}`;
     const wrong = await call(svc.url, 'POST', `${path}/keepalive`, {
-      headers: { authorization: 'Bearer nope' },
+      headers: { 'slotlock-secret': 'nope' },
     });
     expect(wrong.status).toBe(403);
     expect(wrong.body.code).toBe('not_holder');
     const kept = await call(svc.url, 'POST', `${path}/keepalive`, {
-      headers: { authorization: `Bearer ${g.body.secret}` },
+      headers: { 'slotlock-secret': g.body.secret },
     });
     expect(kept.status).toBe(200);
     expect(kept.body.expiresInMs).toBeGreaterThan(3000);
     expect(kept.body.expiresInMs).toBeLessThanOrEqual(4000);
     const released = await call(svc.url, 'DELETE', path, {
-      headers: { authorization: `Bearer ${g.body.secret}` },
+      headers: { 'slotlock-secret': g.body.secret },
     });
     expect(released.status).toBe(204);
     const again = await call(svc.url, 'DELETE', path, {
-      headers: { authorization: `Bearer ${g.body.secret}` },
+      headers: { 'slotlock-secret': g.body.secret },
     });
     expect(again.status).toBe(410);
     expect(again.body.code).toBe('grant_gone');
@@ -65,7 +65,7 @@ describe('slot grants over HTTP', () => {
     expect(waiter.body.waited).toBe(true);
     expect(BigInt(waiter.body.token)).toBeGreaterThan(BigInt(first.body.token));
     expect(handedAt - expiredAt).toBeLessThan(1000);
-    const headers = { authorization: `Bearer ${first.body.secret}` };
+    const headers = { 'slotlock-secret': first.body.secret };
     const path = `/v1/slots/life-exp/grants/${first.body.token}`;
     expect((await call(svc.url, 'POST', `${path}/keepalive`, { headers })).status).toBe(410);
     expect((await call(svc.url, 'DELETE', path, { headers })).status).toBe(410);
@@ -88,7 +88,7 @@ describe('slot grants over HTTP', () => {
       true,
     );
     await call(svc.url, 'DELETE', `/v1/slots/life-timeout/grants/${holder.body.token}`, {
-      headers: { authorization: `Bearer ${holder.body.secret}` },
+      headers: { 'slotlock-secret': holder.body.secret },
     });
   });
 
@@ -113,12 +113,12 @@ describe('slot grants over HTTP', () => {
       Number((await svc.client.leaseClient.leaseTimeToLive({ ID: dcLease ?? '0' })).TTL) < 0;
     expect(await eventually(leaseGone, 3000)).toBe(true);
     await call(svc.url, 'DELETE', `/v1/slots/life-dc/grants/${holder.body.token}`, {
-      headers: { authorization: `Bearer ${holder.body.secret}` },
+      headers: { 'slotlock-secret': holder.body.secret },
     });
     const other = await pending;
     expect(other.status).toBe(201);
     await call(svc.url, 'DELETE', `/v1/slots/life-dc/grants/${other.body.token}`, {
-      headers: { authorization: `Bearer ${other.body.secret}` },
+      headers: { 'slotlock-secret': other.body.secret },
     });
     expect(await eventually(count(0), 3000)).toBe(true);
   });
@@ -177,7 +177,7 @@ describe('slot grants over HTTP', () => {
     const check1 = await call(svc.url, 'GET', `/v1/slots/life-tok/tokens/${a.body.token}`);
     expect(check1.body).toMatchObject({ current: true, highestToken: a.body.token });
     await call(svc.url, 'DELETE', `/v1/slots/life-tok/grants/${a.body.token}`, {
-      headers: { authorization: `Bearer ${a.body.secret}` },
+      headers: { 'slotlock-secret': a.body.secret },
     });
     const b = await acquire('life-tok', { ttlSeconds: 5 });
     const check2 = await call(svc.url, 'GET', `/v1/slots/life-tok/tokens/${a.body.token}`);
@@ -207,11 +207,11 @@ describe('slot grants over HTTP', () => {
     const sessionLease = BigInt(`0x${String(s.body.id)}`).toString();
     expect(held.kvs.map(kv => kv.lease)).toEqual([sessionLease, sessionLease]);
     const kept = await call(svc.url, 'POST', `/v1/sessions/${s.body.id}/keepalive`, {
-      headers: { authorization: `Bearer ${s.body.session}` },
+      headers: { 'slotlock-secret': s.body.session },
     });
     expect(kept.status).toBe(200);
     const end = await call(svc.url, 'DELETE', `/v1/sessions/${s.body.id}`, {
-      headers: { authorization: `Bearer ${s.body.session}` },
+      headers: { 'slotlock-secret': s.body.session },
     });
     expect(end.status).toBe(204);
     expect(await leftovers(svc, 'sess-a')).toHaveLength(0);
@@ -235,14 +235,14 @@ describe('slot grants over HTTP', () => {
       const results = [...pending];
       for (let i = 0; i < waiters; i++) {
         await call(svc.url, 'DELETE', `/v1/slots/${slot}/grants/${current.token}`, {
-          headers: { authorization: `Bearer ${current.secret}` },
+          headers: { 'slotlock-secret': current.secret },
         });
         const next = await Promise.race(results.map((p, idx) => p.then(r => ({ r, idx }))));
         void results.splice(next.idx, 1);
         current = next.r.body;
       }
       await call(svc.url, 'DELETE', `/v1/slots/${slot}/grants/${current.token}`, {
-        headers: { authorization: `Bearer ${current.secret}` },
+        headers: { 'slotlock-secret': current.secret },
       });
       return (svc.services.semaphore.handoverReads - before) / waiters;
     };
@@ -257,7 +257,7 @@ describe('slot grants over HTTP', () => {
     try {
       const release = (base: string, slot: string, g: { token: string; secret: string }) =>
         call(base, 'DELETE', `/v1/slots/${slot}/grants/${g.token}`, {
-          headers: { authorization: `Bearer ${g.secret}` },
+          headers: { 'slotlock-secret': g.secret },
         });
       const waitOn = (base: string, slot: string) =>
         call(base, 'POST', `/v1/slots/${slot}/grants`, {

@@ -52,7 +52,7 @@ export class ReplicaClient {
     const base = this.urls[index] ?? '';
     const headers: Record<string, string> = {};
     if (req.body !== undefined) headers['content-type'] = 'application/json';
-    if (req.secret !== undefined) headers.authorization = `Bearer ${req.secret}`;
+    if (req.secret !== undefined) headers['slotlock-secret'] = req.secret;
     const invoke = nowMs();
     let status = 0;
     let body: any;
