@@ -1,6 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
 
 export default defineConfig({
+  resolve: {
+    // Tests use the client's sources, as tsconfig.json's paths do; the tarball test uses the build.
+    alias: {
+      '@slotlock/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
+    },
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // The long chaos tier runs only through `npm run test:chaos` (CHAOS_LONG=1), never in npm test.

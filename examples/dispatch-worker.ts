@@ -9,7 +9,7 @@
  * The worker re-campaigns after losing leadership and resigns on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
-import { ElectionClient, isSlotlockError, type Leadership } from '../src/client/index.js';
+import { ElectionClient, isSlotlockError, type Leadership } from '@slotlock/client';
 
 const { values: args } = parseArgs({
   options: {

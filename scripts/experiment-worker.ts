@@ -12,7 +12,7 @@ import {
   isSlotlockError,
   type Grant,
   type SlotlockError,
-} from '../src/client/index.js';
+} from '@slotlock/client';
 import {
   settingsFromEnv,
   type ResourceState,

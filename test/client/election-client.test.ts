@@ -4,7 +4,7 @@ import {
   isSlotlockError,
   type LeaderChange,
   type Leadership,
-} from '../../src/client/index.js';
+} from '@slotlock/client';
 import { startTestService, type TestService } from '../support/app.js';
 import { revokeLeaseOf } from './etcd-probe.js';
 import { abortedWithin, recordingFetch, until } from './helpers.js';

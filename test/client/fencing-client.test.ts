@@ -4,7 +4,7 @@ import {
   SlotClient,
   SlotlockError,
   StaleTokenError,
-} from '../../src/client/index.js';
+} from '@slotlock/client';
 import { startTestService, type TestService } from '../support/app.js';
 
 describe('FencingClient', () => {

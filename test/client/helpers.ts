@@ -1,5 +1,5 @@
 /** Helpers for client tests: waiting on events and conditions with deadlines, recording fetch. */
-import type { FetchLike } from '../../src/client/index.js';
+import type { FetchLike } from '@slotlock/client';
 export { until } from '../support/poll.js';
 
 /** Resolves with the monotonic time `signal` aborted at; rejects if it has not within `withinMs`. */

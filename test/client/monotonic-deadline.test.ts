@@ -4,7 +4,7 @@ import {
   defaultMarginMs,
   leavesHalfTtl,
   localDeadline,
-} from '../../src/client/monotonic-deadline.js';
+} from '../../packages/client/src/monotonic-deadline.js';
 
 describe('monotonic deadline', () => {
   it('uses the larger of 250 ms and 10 % of the TTL as the margin', () => {

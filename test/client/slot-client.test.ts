@@ -1,6 +1,6 @@
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isSlotlockError, SlotClient, SlotlockError } from '../../src/client/index.js';
+import { isSlotlockError, SlotClient, SlotlockError } from '@slotlock/client';
 import { startTestService, type TestService } from '../support/app.js';
 import { etcdEndpoints } from '../support/etcd.js';
 import { keyAtToken, revokeLeaseOf } from './etcd-probe.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, readSse, SseParser, type SseEvent } from '../../src/client/sse.js';
+import { LineSplitter, readSse, SseParser, type SseEvent } from '../../packages/client/src/sse.js';
 
 function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();

@@ -4,10 +4,9 @@
  * problem+json body) or one of the client-side codes below.
  */
 
-import { errorCodes } from '../error-codes.js';
+import { serverErrorCodes } from './error-codes.js';
 
-/** Stable codes the server puts in problem+json bodies (the server's own list). */
-export const serverErrorCodes = errorCodes;
+export { serverErrorCodes };
 
 /**
  * Codes the client makes up itself:
