@@ -11,18 +11,27 @@
  *   <p>x/<lease-hex>/<id>       client session marker, on the session's lease
  *   <p>f/<slot>#v/<record>      fenced record of a slot: {token, value, at}, written only with a
  *                               live token not lower than the one stored; no lease
+ *   <p>b/<bundle-id>            index of a bundle (several slots taken together): its slots, on the
+ *                               bundle's lease; each slot holds the member key <p>s/<slot>#h/b.<id>
  */
 export class KeyLayout {
   readonly slots: string;
   readonly elections: string;
   readonly sessions: string;
   readonly fenced: string;
+  readonly bundles: string;
 
   constructor(readonly prefix: string) {
     this.slots = `${prefix}s/`;
     this.elections = `${prefix}e/`;
     this.sessions = `${prefix}x/`;
     this.fenced = `${prefix}f/`;
+    this.bundles = `${prefix}b/`;
+  }
+
+  /** The index key of bundle `id` (the public id of its secret). */
+  bundle(id: string): string {
+    return `${this.bundles}${id}`;
   }
 
   session(leaseHex: string, sessionId: string): string {
