@@ -16,6 +16,7 @@ import { KeyLayout, slotSpace } from './etcd/keys.js';
 import { LeaseKeeper } from './etcd/lease-keeper.js';
 import { EtcdStore } from './etcd/store.js';
 import { limitsOf, type Limits } from './http/schemas.js';
+import type { EtcdFaults } from './etcd/faults.js';
 import { Lifecycle } from './lifecycle.js';
 import { initMetricSeries, type Metrics } from './metrics.js';
 
@@ -57,11 +58,19 @@ export function createServices(
 ): Services {
   initMetricSeries(metrics);
   const keys = new KeyLayout(config.ETCD_PREFIX);
-  const store = new EtcdStore(client, metrics, config.RETRY_AFTER_S, {
-    maxBatch: config.ETCD_TXN_BATCH_MAX,
-    maxInFlight: config.ETCD_TXN_IN_FLIGHT,
-    deadlineMs: config.ETCD_CALL_TIMEOUT_MS,
-  });
+  /** Test-only: faults injected into the etcd adapter (the chaos suite); main never passes any. */
+  testing: { etcdFaults?: EtcdFaults } = {},
+  const store = new EtcdStore(
+    client,
+    metrics,
+    config.RETRY_AFTER_S,
+    {
+      maxBatch: config.ETCD_TXN_BATCH_MAX,
+      maxInFlight: config.ETCD_TXN_IN_FLIGHT,
+      deadlineMs: config.ETCD_CALL_TIMEOUT_MS,
+    },
+    testing.etcdFaults,
+  );
   const leases = new LeaseKeeper(
     client,
     metrics,

@@ -1,5 +1,5 @@
 import { errorCodes, type ErrorCode } from '../error-codes.js';
-import { EtcdError } from '../etcd/errors.js';
+import { EtcdError, EtcdUnavailableError as AdapterUnavailableError } from '../etcd/errors.js';
 
 /** Stable error codes: clients branch on these; the HTTP layer alone maps them to statuses. */
 export { errorCodes, type ErrorCode };
@@ -62,7 +62,20 @@ export function asDomainError(err: unknown): DomainError | undefined {
   if (!(err instanceof EtcdError)) return undefined;
   switch (err.code) {
     case 'etcd_unavailable':
+      if (err instanceof AdapterUnavailableError && err.outcomeUnknown) {
+        // A write that may have been applied: say so, and how to find out (retry with the key).
+        return new DomainError('etcd_unavailable', err.message, {
+          retryAfterS: err.retryAfterS ?? 1,
+          extensions: { outcome: 'unknown' },
+          cause: err,
+        });
+      }
       return new EtcdUnavailableError(err.message, err.retryAfterS ?? 1, err);
+    case 'etcd_nospace':
+      return new DomainError('etcd_nospace', err.message, {
+        retryAfterS: err.retryAfterS ?? 1,
+        cause: err,
+      });
     case 'revision_unavailable':
       return new DomainError('not_found', err.message, { cause: err });
     default:

@@ -17,7 +17,12 @@ import {
   handleWhen,
   retry,
 } from 'cockatiel';
-import { EtcdError as AdapterError, EtcdRejectedError, EtcdUnavailableError } from './errors.js';
+import {
+  EtcdError as AdapterError,
+  EtcdNoSpaceError,
+  EtcdRejectedError,
+  EtcdUnavailableError,
+} from './errors.js';
 
 /** The etcd client handle the rest of the service passes around (opaque outside src/etcd). */
 export type EtcdClient = Etcd3;
@@ -121,15 +126,42 @@ export function isLeaseNotFound(err: unknown): boolean {
   return err instanceof EtcdLeaseInvalidError;
 }
 
-/** Turns any etcd/gRPC error into an adapter error; adapter errors pass through unchanged. */
-export function translateEtcdError(err: unknown, op: string, retryAfterS: number): AdapterError {
+/** True when etcd refused a write because its NOSPACE alarm is raised (database space exceeded). */
+export function isNoSpace(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return message.includes('database space exceeded') || message.includes('NOSPACE');
+}
+
+/**
+ * Turns any etcd/gRPC error into an adapter error; adapter errors pass through unchanged. With
+ * `mayHaveApplied` (a write that was sent), a timeout or a dropped connection means the outcome
+ * is unknown: etcd may have committed it and only the answer was lost.
+ */
+export function translateEtcdError(
+  err: unknown,
+  op: string,
+  retryAfterS: number,
+  mayHaveApplied = false,
+): AdapterError {
   if (err instanceof AdapterError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (isUnavailable(err)) {
-    return new EtcdUnavailableError(
-      `etcd did not answer ${op} in time or is unreachable (${message}); nothing was granted`,
+  if (isNoSpace(err)) {
+    return new EtcdNoSpaceError(
+      `etcd is out of space (NOSPACE alarm) and refuses writes; ${op} was not applied (${message})`,
       retryAfterS,
       err,
+    );
+  }
+  if (isUnavailable(err)) {
+    const unknown = mayHaveApplied && !neverReachedEtcd(err);
+    return new EtcdUnavailableError(
+      unknown
+        ? `etcd did not answer ${op} in time (${message}); outcome unknown: it may have been ` +
+            'applied, so retry with the same Idempotency-Key'
+        : `etcd did not answer ${op} in time or is unreachable (${message}); nothing was granted`,
+      retryAfterS,
+      err,
+      unknown,
     );
   }
   return new EtcdRejectedError(`etcd rejected ${op}: ${message}`, err);

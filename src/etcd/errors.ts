@@ -3,7 +3,7 @@
  * domain maps them to its own stable codes (see `asDomainError` in `src/domain/errors.ts`).
  */
 export type EtcdErrorCode =
-  'etcd_unavailable' | 'etcd_rejected' | 'revision_unavailable' | 'watch_lost';
+  'etcd_unavailable' | 'etcd_rejected' | 'etcd_nospace' | 'revision_unavailable' | 'watch_lost';
 
 /** Base class of every error raised by `src/etcd/`. */
 export class EtcdError extends Error {
@@ -22,12 +22,29 @@ export class EtcdError extends Error {
   }
 }
 
-/** etcd did not answer within its deadline or is unreachable; nothing was granted. */
+/**
+ * etcd did not answer within its deadline or is unreachable. `outcomeUnknown`: the call was sent
+ * and may have been applied (a write whose answer was lost); otherwise it was never applied.
+ */
 export class EtcdUnavailableError extends EtcdError {
   override readonly name = 'EtcdUnavailableError';
+  readonly outcomeUnknown: boolean;
+
+  constructor(detail: string, retryAfterS: number, cause?: unknown, outcomeUnknown = false) {
+    super('etcd_unavailable', detail, { retryAfterS, cause });
+    this.outcomeUnknown = outcomeUnknown;
+  }
+}
+
+/**
+ * etcd raised its NOSPACE alarm (the backend reached `--quota-backend-bytes`): it serves reads
+ * and deletes but refuses every write until an operator compacts, defragments and disarms it.
+ */
+export class EtcdNoSpaceError extends EtcdError {
+  override readonly name = 'EtcdNoSpaceError';
 
   constructor(detail: string, retryAfterS: number, cause?: unknown) {
-    super('etcd_unavailable', detail, { retryAfterS, cause });
+    super('etcd_nospace', detail, { retryAfterS, cause });
   }
 }
 

@@ -12,6 +12,7 @@ import { isLeaseNotFound, translateEtcdError } from './client.js';
 import { prefixEnd } from './keys.js';
 import { abortable } from './abortable.js';
 import { EtcdUnavailableError } from './errors.js';
+import { InjectedLostAnswer, InjectedUnsent, type EtcdFaults } from './faults.js';
 import { TxnBatcher, type BatchLimits } from './txn-batcher.js';
 
 /** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */
@@ -99,6 +100,8 @@ export class EtcdStore {
     private readonly metrics: Metrics,
     private readonly retryAfterS: number,
     batching: BatchLimits = { maxBatch: 1, maxInFlight: Number.POSITIVE_INFINITY },
+    /** Test-only injected faults (see {@link EtcdFaults}); never set from configuration. */
+    private readonly faults: EtcdFaults = {},
   ) {
     this.batcher = new TxnBatcher(
       batching,
@@ -252,7 +255,9 @@ export class EtcdStore {
   ): Promise<T> {
     const end = this.metrics.etcdDuration.startTimer({ op });
     try {
+      if (this.faults.failBeforeSend?.(op) === true) throw new InjectedUnsent(op);
       const result = await abortable(fn(), opts.signal);
+      if (this.faults.loseAnswer?.(op) === true) throw new InjectedLostAnswer(op);
       this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
       return result;
     } catch (err) {
@@ -262,7 +267,7 @@ export class EtcdStore {
       }
       const gaveUp = this.callerGaveUp(err, op, opts);
       if (gaveUp !== undefined) throw gaveUp;
-      const translated = translateEtcdError(err, op, this.retryAfterS);
+      const translated = translateEtcdError(err, op, this.retryAfterS, op === 'txn');
       this.metrics.etcdRequests.inc({
         op,
         outcome: translated.code === 'etcd_unavailable' ? 'unavailable' : 'error',
@@ -282,10 +287,13 @@ export class EtcdStore {
     if (opts.signal?.aborted !== true || err !== opts.signal.reason) return undefined;
     if (!isTimeout(err)) return err as Error;
     this.metrics.etcdRequests.inc({ op, outcome: 'unavailable' });
+    const unknown = op === 'txn';
     return new EtcdUnavailableError(
-      `etcd did not answer ${op} within the caller's deadline`,
+      `etcd did not answer ${op} within the caller's deadline` +
+        (unknown ? '; outcome unknown: it may have been applied' : ''),
       this.retryAfterS,
       err,
+      unknown,
     );
   }
 }

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { createApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { connectEtcd } from '../../src/etcd/client.js';
+import type { EtcdFaults } from '../../src/etcd/faults.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createServices, type Services } from '../../src/services.js';
 import { etcdEndpoints, uniquePrefix } from './etcd.js';
@@ -29,7 +30,7 @@ export interface TestService {
  */
 export async function startTestService(
   env: Record<string, string> = {},
-  opts: { endpoints?: string[] } = {},
+  opts: { endpoints?: string[]; etcdFaults?: EtcdFaults } = {},
 ): Promise<TestService> {
   const config = loadConfig({
     ETCD_ENDPOINTS: (opts.endpoints ?? etcdEndpoints()).join(','),
@@ -43,7 +44,13 @@ export async function startTestService(
     retryAfterS: config.RETRY_AFTER_S,
   });
   const log = pino({ level: config.LOG_LEVEL });
-  const services = createServices(config, client, log, createMetrics({ defaultMetrics: false }));
+  const services = createServices(
+    config,
+    client,
+    log,
+    createMetrics({ defaultMetrics: false }),
+    opts.etcdFaults === undefined ? {} : { etcdFaults: opts.etcdFaults },
+  );
   await services.start();
   const app = createApp(services);
   const server = createServer(app);

@@ -17,7 +17,8 @@ export interface AcquireTxnInput {
  *
  *   If   my key does not exist yet [and the session marker still exists]
  *   Then put my key on my lease; read the first N keys by create revision; read the delay keys
- *   Else read my key (a retry with the same Idempotency-Key); the first N; [the marker's count]
+ *   Else read my key (a retry with the same Idempotency-Key); the first N; the delay keys;
+ *        [the marker's count]
  *
  * On success the header revision is my key's create revision: the fencing token. I hold if my
  * key is among the first N and enough places are not blocked by lock-delay.
@@ -52,6 +53,7 @@ export async function runAcquireTxn(
       failure: [
         { range: { key: a.key } },
         head,
+        delayKeysOp(space, a.name),
         ...(marker === undefined ? [] : [{ range: { key: marker, countOnly: true } }]),
       ],
     },

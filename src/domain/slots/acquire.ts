@@ -55,29 +55,43 @@ export async function acquireOnce(
     value: req.value,
     lockDelayMs: req.lockDelayMs ?? 0,
   });
-  const sessionLeft = perGrantLease ? undefined : sessionTtl(c, leaseId, signal);
+  const txnInput = {
+    name: req.slot,
+    key,
+    value,
+    leaseId,
+    capacity: req.capacity,
+    session: req.session,
+  };
   let res;
-  try {
-    res = await runAcquireTxn(
-      store,
-      space,
-      { name: req.slot, key, value, leaseId, capacity: req.capacity, session: req.session },
-      signal,
-    );
-  } catch (err) {
-    // The put may or may not have been applied: remove what could be ours.
-    if (perGrantLease) c.withdraw.lease(leaseId);
-    else c.withdraw.key(key);
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      res = await runAcquireTxn(store, space, txnInput, signal);
+    } catch (err) {
+      // The put may have been applied with only its answer lost: remove exactly what it would
+      // have created (its own lease, or its key if never rewritten by a replay).
+      if (perGrantLease) c.withdraw.lease(leaseId);
+      else c.withdraw.uncertainKey(key, leaseId);
+      throw err;
+    }
+    if (res.succeeded) break;
+    const retry = { key, secret, fp, leaseId, perGrantLease, leaseSentAt, results: res.results };
+    let replayed;
+    try {
+      replayed = await replayAcquire(c, req, retry, signal);
+    } catch (err) {
+      if (perGrantLease) c.withdraw.lease(leaseId);
+      throw err;
+    }
+    if (replayed !== 'raced') return replayed;
+    if (attempt >= 3) {
+      if (perGrantLease) c.withdraw.lease(leaseId);
+      throw new DomainError('etcd_unavailable', 'the grant changed during every replay; retry', {
+        retryAfterS: c.retryAfterS,
+      });
+    }
   }
-
-  if (!res.succeeded) {
-    if (perGrantLease) c.withdraw.lease(leaseId);
-    return replayAcquire(store, req, secret, fp, res.results, {
-      retryAfterS: c.retryAfterS,
-      signal,
-    });
-  }
+  const sessionLeft = perGrantLease ? undefined : sessionTtl(c, leaseId, signal);
 
   const token = res.revision;
   const first = rangeAt(res.results, 1).kvs;

@@ -29,17 +29,37 @@ export class Withdrawals {
     );
   }
 
-  /** Revokes a lease (and so every key on it). */
+  /**
+   * Revokes a lease (and so every key on it). A per-grant lease is the incarnation of one acquire:
+   * a replay moves the key to the retry's own lease first, so a late revoke removes nothing else.
+   */
   lease(leaseId: string): void {
     this.cleanup.schedule(`revoke lease ${leaseId}`, signal =>
       this.store.leaseRevoke(leaseId, { signal }),
     );
   }
 
-  /** Deletes a key whose creation is uncertain (the transaction that put it failed midway). */
-  key(key: string): void {
-    this.cleanup.schedule(`delete ${key}`, signal =>
-      this.store.txn({ compare: [], success: [{ delete: { key } }] }, { signal }),
-    );
+  /**
+   * Deletes a session contender key whose creation is uncertain (the acquire's answer was lost),
+   * but only the incarnation that acquire would have put: still on `leaseId` and never rewritten
+   * since its creation (mod == create revision), compared in the same transaction as the delete.
+   * A replay of that acquire (same Idempotency-Key) rewrites the key, so this cleanup, however
+   * late, can no longer delete a grant that a retry has been told it holds.
+   */
+  uncertainKey(key: string, leaseId: string): void {
+    this.cleanup.schedule(`delete ${key} if never replayed`, async signal => {
+      const kv = (await this.store.range({ key }, { signal })).kvs[0];
+      if (kv?.lease !== leaseId || kv.modRevision !== kv.createRevision) return;
+      await this.store.txn(
+        {
+          compare: [
+            { key, target: 'mod', op: '==', value: kv.modRevision },
+            { key, target: 'lease', op: '==', value: leaseId },
+          ],
+          success: [{ delete: { key } }],
+        },
+        { signal },
+      );
+    });
   }
 }
