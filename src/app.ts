@@ -2,9 +2,9 @@ import express, { type Express } from 'express';
 import { authenticate } from './auth/authenticate.js';
 import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections/routes.js';
-import { fencingRouter, isFencedWrite } from './http/fencing/routes.js';
+import { fencingRouter } from './http/fencing/routes.js';
 import { healthRouter } from './http/health.js';
-import { jsonBody } from './http/json-body.js';
+import { methodNotAllowed } from './http/method-not-allowed.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { requestLog } from './http/request-log.js';
 import { sessionsRouter } from './http/sessions/routes.js';
@@ -13,9 +13,9 @@ import { statusRouter } from './http/status.js';
 import type { Services } from './services.js';
 
 /**
- * Builds the Express app: request logging with ids, JSON bodies up to 16 KiB (fenced writes: their
- * own limit), the routers (hot ones first), then
- * 404 and the problem+json error handler. It never listens; main.ts and tests do.
+ * Builds the Express app: request logging with ids, the routers (hot ones first; each operation
+ * that takes a JSON body parses it itself), then 405 for a known path with another method, 404
+ * and the problem+json error handler. It never listens; main.ts and tests do.
  */
 export function createApp(s: Services): Express {
   const app = express();
@@ -23,7 +23,6 @@ export function createApp(s: Services): Express {
   app.set('etag', false);
   app.use(requestLog(s.log));
   app.use(authenticate(s.auth));
-  app.use(jsonBody({ limitBytes: 16 * 1024, limitText: '16 KiB', except: isFencedWrite }));
   // The hot routes first: each router a request passes on the way costs it a little.
   app.use(slotsRouter(s));
   app.use(sessionsRouter(s));
@@ -32,6 +31,7 @@ export function createApp(s: Services): Express {
   app.use(healthRouter(s));
   app.use(docsRouter(s));
   app.use(statusRouter(s));
+  app.use(methodNotAllowed(app));
   app.use(notFound);
   app.use(problemHandler);
   return app;

@@ -92,15 +92,62 @@ export const idempotencyKey = z
   .max(255)
   .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII');
 
+/**
+ * An RFC 9457 problem body with every extension field slotlock sends; each extension appears only
+ * with the codes its description names, so a typed client can read them without a cast.
+ */
 export const problem = z
   .object({
-    type: z.string(),
+    type: z.string().openapi({ description: '`urn:slotlock:problem:<code>`' }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
-    code: z.string(),
-    instance: z.string().optional(),
-    retryAfterSeconds: z.number().int().optional(),
-    errors: z.array(z.object({ pointer: z.string(), detail: z.string() })).optional(),
+    code: z.string().openapi({ description: 'The stable error code (see the table above)' }),
+    instance: z.string().optional().openapi({
+      description: '`urn:slotlock:request:<id>`; the id is also in the X-Request-Id header',
+      example: 'urn:slotlock:request:4f1c2a9e-0b7d-4c1e-9a51-2f6d3b8e7a10',
+    }),
+    retryAfterSeconds: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'The Retry-After header, in seconds, when one is sent' }),
+    errors: z
+      .array(z.object({ pointer: z.string(), detail: z.string() }))
+      .optional()
+      .openapi({
+        description:
+          'invalid_input (and payload_too_large of a fenced value): one JSON pointer per problem, ' +
+          'rooted at /body, /params, /query or /headers',
+      }),
+    capacity: z.number().int().optional().openapi({
+      description:
+        "slot_busy and not_leader: the capacity asked for; capacity_conflict: the slot holders' capacity",
+    }),
+    lockDelayMs: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: "capacity_conflict: the slot holders' lock-delay in ms" }),
+    token: z
+      .string()
+      .optional()
+      .openapi({ description: 'stale_token: the token the rejected write carried' }),
+    winningToken: z.string().optional().openapi({
+      description:
+        'stale_token: the higher token that beat the write (record writer or newer grant)',
+    }),
+    currentHolderToken: z
+      .string()
+      .optional()
+      .openapi({ description: "stale_token: the highest token among the slot's current holders" }),
+    outcome: z
+      .enum(['unknown'])
+      .optional()
+      .openapi({
+        description:
+          'etcd_unavailable of a write whose answer was lost after it was sent: it may have been ' +
+          'applied. Retry with the same Idempotency-Key to find out.',
+      }),
   })
   .openapi('Problem');

@@ -6,6 +6,7 @@ import type { Services } from '../../services.js';
 import { EventStream } from '../event-stream.js';
 import { problemType } from '../problem.js';
 import { holderSecret, preferWaitMs, requestSignal, requireJson } from '../request.js';
+import { jsonRequestBody } from '../json-body.js';
 import { campaignBody, proclaimBody } from './schemas.js';
 import { electionName, fencingToken } from '../schemas.js';
 import { parseInput } from '../validate.js';
@@ -23,7 +24,7 @@ export function electionsRouter(s: Services): Router {
   const r = Router();
   const body = campaignBody(s.limits);
 
-  r.post('/v1/elections/:name/campaign', async (req, res) => {
+  r.post('/v1/elections/:name/campaign', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const { name } = parseInput(electionParams, req.params, '/params');
     const input = parseInput(body, req.body ?? {}, '/body');
@@ -52,7 +53,7 @@ export function electionsRouter(s: Services): Router {
     res.json({ election: name, token, ttlSeconds: kept.ttlS, expiresInMs: kept.expiresInMs });
   });
 
-  r.put('/v1/elections/:name/leaders/:token/value', async (req, res) => {
+  r.put('/v1/elections/:name/leaders/:token/value', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const { name, token } = parseInput(termParams, req.params, '/params');
     const secret = holderSecret(req, res);

@@ -63,8 +63,9 @@ export const staleReportRequest = z
   .openapi('StaleReportRequest');
 
 /** Documentation schema (see above); exported for the spec's conformance test. */
-export const staleReport = staleReportRequest
-  .extend({ slot: slotName, revision: z.string() })
+// One flat object: an allOf of the closed request and an extension could never validate.
+export const staleReport = z
+  .object({ slot: slotName, ...staleReportRequest.shape, revision })
   .openapi('StaleReport');
 
 /** Registers the fencing operations: fenced records in etcd and stale-token reports. */

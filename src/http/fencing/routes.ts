@@ -1,5 +1,5 @@
-import { Router, type Request, type RequestHandler } from 'express';
-import { jsonBody } from '../json-body.js';
+import { Router, type RequestHandler } from 'express';
+import { jsonBody, jsonRequestBody } from '../json-body.js';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.js';
 import type { Services } from '../../services.js';
@@ -41,7 +41,7 @@ const reportBody = z.strictObject({
 /**
  * The fencing API: a fenced record store inside etcd that only takes writes from a live holder
  * whose token is not lower than the record's, and stale-token reports from resources outside etcd.
- * A fenced value may be up to 64 KiB, so fenced writes parse their own bodies ({@link isFencedWrite}).
+ * A fenced value may be up to 64 KiB, so fenced writes parse their bodies with a larger limit.
  */
 export function fencingRouter(s: Services): Router {
   const r = Router();
@@ -72,7 +72,7 @@ export function fencingRouter(s: Services): Router {
     res.json({ slot, record, value: v.value, token: v.token, revision: v.revision });
   });
 
-  r.post('/v1/slots/:slot/stale-reports', json, async (req, res) => {
+  r.post('/v1/slots/:slot/stale-reports', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const { slot } = parseInput(slotParams, req.params, '/params');
     const input = parseInput(reportBody, req.body ?? {}, '/body');
@@ -86,15 +86,7 @@ export function fencingRouter(s: Services): Router {
   return r;
 }
 
-/** `PUT /v1/slots/{slot}/fenced/{record}` exactly (a slot's "/" is sent as %2F). */
-const FENCED_WRITE_PATH = /^\/v1\/slots\/[^/]+\/fenced\/[^/]+\/?$/i;
-
-/** Fenced writes read their own body (up to 64 KiB of value); the app's 16 KiB parser skips them. */
-export function isFencedWrite(req: Request): boolean {
-  return req.method === 'PUT' && FENCED_WRITE_PATH.test(req.path);
-}
-
-/** The JSON parser of these routes (a body the app parser already read passes through). */
+/** The JSON parser of fenced writes: room for a 64 KiB value however JSON escapes it. */
 function fencedJson(): RequestHandler {
   return jsonBody({
     limitBytes: BODY_LIMIT_BYTES,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DomainError } from '../../domain/errors.js';
 import type { Services } from '../../services.js';
 import { holderSecret, requestSignal, requireJson } from '../request.js';
+import { jsonRequestBody } from '../json-body.js';
 import { sessionBody } from './schemas.js';
 import { parseInput } from '../validate.js';
 
@@ -15,7 +16,7 @@ export function sessionsRouter(s: Services): Router {
   const r = Router();
   const body = sessionBody(s.limits);
 
-  r.post('/v1/sessions', async (req, res) => {
+  r.post('/v1/sessions', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const input = parseInput(body, req.body ?? {}, '/body');
     const created = await s.sessions.create(input.ttlSeconds, {

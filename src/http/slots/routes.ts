@@ -10,6 +10,7 @@ import {
   requestSignal,
   requireJson,
 } from '../request.js';
+import { jsonRequestBody } from '../json-body.js';
 import { fencingToken, idempotencyKey, slotName } from '../schemas.js';
 import { acquireBody, listQuery } from './schemas.js';
 import { parseInput } from '../validate.js';
@@ -22,7 +23,7 @@ export function slotsRouter(s: Services): Router {
   const r = Router();
   const body = acquireBody(s.limits);
 
-  r.post('/v1/slots/:slot/grants', async (req, res) => {
+  r.post('/v1/slots/:slot/grants', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const { slot } = parseInput(slotParams, req.params, '/params');
     const input = parseInput(body, req.body ?? {}, '/body');
