@@ -8,7 +8,7 @@ import { timeRemaining } from './grant.js';
  * moment, and N observers must not cost N `LeaseTimeToLive` calls. Each caller's answer is counted
  * from when the shared question was sent, so it stays a lower bound of the lease's real time left
  * (a lease is only ever extended; a revoked one is seen as a delete by the observer's watch).
- * Answers of 0 (lease gone) and failures are not shared.
+ * Answers of -1 (lease gone) and failures are not shared.
  */
 export class LeaseTimeLeft {
   private readonly asked = new Map<string, { sentAt: number; ttlS: Promise<number> }>();
@@ -26,7 +26,8 @@ export class LeaseTimeLeft {
       entry = this.ask(leaseId);
     }
     const ttlS = await abortable(entry.ttlS, signal);
-    if (ttlS <= 0) return 0;
+    // -1: gone; 0: alive with under a second left (etcd rounds down), counted as 0 ms either way.
+    if (ttlS < 0) return 0;
     return timeRemaining(ttlS, entry.sentAt);
   }
 
@@ -41,7 +42,7 @@ export class LeaseTimeLeft {
       if (this.asked.get(leaseId) === entry) this.asked.delete(leaseId);
     };
     entry.ttlS.then(ttlS => {
-      if (ttlS <= 0) forget();
+      if (ttlS < 0) forget();
       else setTimeout(forget, this.shareMs).unref();
     }, forget);
     return entry;

@@ -229,7 +229,10 @@ export class EtcdStore {
     }
   }
 
-  /** Seconds left on a lease (rounded down by etcd), or -1 when it is gone. */
+  /**
+   * Seconds left on a lease, rounded DOWN by etcd: 0 is a live lease with under a second left;
+   * only -1 means the lease is gone.
+   */
   async leaseTimeToLive(
     id: string,
     opts: CallOptions = {},

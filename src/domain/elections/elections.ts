@@ -181,7 +181,8 @@ export class Elections {
       }
       const sentAt = performance.now();
       const ttl = await this.d.store.leaseTimeToLive(kv.lease, opts);
-      if (ttl.ttlS > 0) {
+      // etcd rounds down: 0 is a live lease with under a second left; only -1 means it is gone.
+      if (ttl.ttlS >= 0) {
         const left = timeRemaining(ttl.ttlS, sentAt);
         return { election: name, leader: leaderView(kv, left), revision: head.revision };
       }

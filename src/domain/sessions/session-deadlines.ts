@@ -11,6 +11,8 @@ import { timeRemaining } from '../grant.js';
  */
 export class SessionDeadlines {
   private readonly deadlines = new Map<string, number>();
+  /** The TTL etcd granted each session's lease (what a grant under the session reports). */
+  private readonly granted = new Map<string, number>();
 
   constructor(
     private readonly store: EtcdStore,
@@ -22,11 +24,18 @@ export class SessionDeadlines {
     if (this.deadlines.size >= this.maxEntries) this.prune();
     const deadline = sentAt + ttlS * 1000;
     if (deadline > (this.deadlines.get(leaseId) ?? 0)) this.deadlines.set(leaseId, deadline);
+    this.granted.set(leaseId, ttlS);
+  }
+
+  /** The TTL etcd granted the session's lease, as this replica last learned it (if it did). */
+  grantedTtlS(leaseId: string): number | undefined {
+    return this.granted.get(leaseId);
   }
 
   /** Forgets a session that ended. */
   ended(leaseId: string): void {
     this.deadlines.delete(leaseId);
+    this.granted.delete(leaseId);
   }
 
   /** Milliseconds left on the session's lease: from memory when fresh, else from etcd. */
@@ -36,12 +45,19 @@ export class SessionDeadlines {
     if (known !== undefined && known > now) return Math.floor(known - now);
     const sentAt = performance.now();
     const ttl = await this.store.leaseTimeToLive(leaseId, { signal });
-    if (ttl.ttlS > 0) this.renewed(leaseId, ttl.ttlS, sentAt);
+    // -1: the session's lease is gone; 0: alive with under a second left (etcd rounds down).
+    if (ttl.ttlS < 0) return 0;
+    this.renewed(leaseId, ttl.ttlS, sentAt);
+    if (ttl.grantedTtlS > 0) this.granted.set(leaseId, ttl.grantedTtlS);
     return timeRemaining(ttl.ttlS, sentAt);
   }
 
   private prune(): void {
     const now = performance.now();
-    for (const [id, deadline] of this.deadlines) if (deadline <= now) this.deadlines.delete(id);
+    for (const [id, deadline] of this.deadlines) {
+      if (deadline > now) continue;
+      this.deadlines.delete(id);
+      this.granted.delete(id);
+    }
   }
 }
