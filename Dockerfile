@@ -7,7 +7,11 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+COPY scripts/gen-build-info.ts ./scripts/gen-build-info.ts
+# The commit for slotlock_build_info (the build context has no .git):
+#   docker build --build-arg SLOTLOCK_COMMIT=$(git rev-parse HEAD) .
+ARG SLOTLOCK_COMMIT=unknown
+RUN SLOTLOCK_COMMIT=$SLOTLOCK_COMMIT npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
 # tini as PID 1 forwards SIGTERM to node and reaps zombies (node is not built to be PID 1).

@@ -1,11 +1,14 @@
 import express, { type Express } from 'express';
 import { authenticate } from './auth/authenticate.js';
+import { bundlesRouter } from './http/bundles/routes.js';
 import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections/routes.js';
 import { fencingRouter } from './http/fencing/routes.js';
 import { healthRouter } from './http/health.js';
+import { httpMetrics } from './http/http-metrics.js';
 import { methodNotAllowed } from './http/method-not-allowed.js';
 import { notFound, problemHandler } from './http/problem.js';
+import { rateLimits } from './http/limits/rate-limits.js';
 import { requestLog } from './http/request-log.js';
 import { sessionsRouter } from './http/sessions/routes.js';
 import { slotsRouter } from './http/slots/routes.js';
@@ -22,9 +25,12 @@ export function createApp(s: Services): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestLog(s.log));
+  app.use(httpMetrics(s.metrics));
   app.use(authenticate(s.auth));
+  app.use(rateLimits(s.config));
   // The hot routes first: each router a request passes on the way costs it a little.
   app.use(slotsRouter(s));
+  app.use(bundlesRouter(s));
   app.use(sessionsRouter(s));
   app.use(electionsRouter(s));
   app.use(fencingRouter(s));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { limitsConfigShape } from './config-limits.js';
 
 const commaList = z
   .string()
@@ -15,6 +16,9 @@ const commaList = z
   );
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false'], { error: 'must be "true" or "false"' })
+  .transform(v => v === 'true');
 
 /** Every setting slotlock reads from the environment, with its default and allowed range. */
 export const configSchema = z
@@ -38,6 +42,7 @@ export const configSchema = z
     ETCD_TXN_BATCH_MAX: int(1, 128).default(32),
     ETCD_TXN_IN_FLIGHT: int(1, 64).default(2),
     ETCD_DATA_DIR: z.string().min(1).default('.data/etcd'),
+    ...limitsConfigShape,
     TTL_MIN_S: int(2, 3600).default(2),
     TTL_MAX_S: int(2, 86_400).default(300),
     TTL_DEFAULT_S: int(2, 86_400).default(15),
@@ -45,9 +50,28 @@ export const configSchema = z
     CAPACITY_MAX: int(1, 100_000).default(1000),
     LOCK_DELAY_MAX_MS: int(0, 600_000).default(60_000),
     ELECTIONS_MAX: int(1, 10_000).default(100),
+    BUNDLE_SLOTS_MAX: int(1, 40).default(16),
     RETRY_AFTER_S: int(1, 60).default(1),
     SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
     READINESS_TIMEOUT_MS: int(50, 30_000).default(1000),
+    /** This replica's id in logs and on the status page (default: the host or pod name). */
+    REPLICA_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits, ".", "_", ":", "-", at most 128')
+      .optional(),
+    // Authentication and authorization (docs/security.md)
+    AUTH_API_KEYS_FILE: z.string().min(1).optional(),
+    AUTH_JWKS_FILE: z.string().min(1).optional(),
+    AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    AUTH_JWT_ISSUER: z.string().min(1).optional(),
+    AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+    AUTH_JWT_CLOCK_SKEW_S: int(0, 600).default(30),
+    AUTH_PUBLIC_READS: bool.default(false),
+    AUTH_PUBLIC_TOKEN_CHECKS: bool.default(false),
+    SLOTLOCK_INSECURE_NO_AUTH: bool.default(false),
+    TLS_CERT_FILE: z.string().min(1).optional(),
+    TLS_KEY_FILE: z.string().min(1).optional(),
+    TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
   })
   .superRefine((c, ctx) => {
     if (c.TTL_MIN_S > c.TTL_MAX_S) {
@@ -67,6 +91,37 @@ export const configSchema = z
         message: 'ETCD_USERNAME and ETCD_PASSWORD must be set together',
       });
     }
+    if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TLS_KEY_FILE'],
+        message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together',
+      });
+    }
+    if (c.TLS_CLIENT_CA_FILE !== undefined && c.TLS_CERT_FILE === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TLS_CLIENT_CA_FILE'],
+        message: 'client certificates need HTTPS: set TLS_CERT_FILE and TLS_KEY_FILE too',
+      });
+    }
+    if (
+      (c.AUTH_JWKS_FILE !== undefined || c.AUTH_JWKS_URL !== undefined) &&
+      (c.AUTH_JWT_ISSUER === undefined || c.AUTH_JWT_AUDIENCE === undefined)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWT_AUDIENCE'],
+        message: 'JWT verification needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE',
+      });
+    }
+    if (c.AUTH_JWKS_FILE !== undefined && c.AUTH_JWKS_URL !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWKS_URL'],
+        message: 'set AUTH_JWKS_FILE or AUTH_JWKS_URL, not both',
+      });
+    }
     if ((c.ETCD_CERT_FILE === undefined) !== (c.ETCD_KEY_FILE === undefined)) {
       ctx.addIssue({
         code: 'custom',
@@ -75,6 +130,16 @@ export const configSchema = z
       });
     }
   });
+
+/** True when some way of authenticating callers is configured (API keys, JWTs, client certs). */
+export function authConfigured(c: Config): boolean {
+  return (
+    c.AUTH_API_KEYS_FILE !== undefined ||
+    c.AUTH_JWKS_FILE !== undefined ||
+    c.AUTH_JWKS_URL !== undefined ||
+    c.TLS_CLIENT_CA_FILE !== undefined
+  );
+}
 
 /** Parsed, validated configuration. */
 export type Config = z.output<typeof configSchema>;

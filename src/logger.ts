@@ -1,10 +1,17 @@
 import { pino, type Logger } from 'pino';
 
-/** The root logger: JSON lines with service and version; secrets redacted. */
-export function createLogger(level: string, version: string): Logger {
+/**
+ * The root logger: JSON lines with service, version and `base` (main.ts adds the replica id and
+ * commit); secrets redacted.
+ */
+export function createLogger(
+  level: string,
+  version: string,
+  base: Record<string, string> = {},
+): Logger {
   return pino({
     level,
-    base: { service: 'slotlock', version },
+    base: { service: 'slotlock', version, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
       paths: [

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createApp } from './app.js';
+import { buildInfo, replicaId } from './build-info.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { connectEtcd } from './etcd/client.js';
 import { startEmbeddedEtcd, type EmbeddedEtcd } from './embedded-etcd/embedded-default.js';
@@ -25,7 +26,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.LOG_LEVEL, version);
+  const log = createLogger(config.LOG_LEVEL, version, {
+    replica: replicaId(config.REPLICA_ID),
+    commit: buildInfo().commit,
+  });
 
   let embedded: EmbeddedEtcd | undefined;
   let endpoints = config.ETCD_ENDPOINTS;

@@ -1,11 +1,21 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo } from './build-info.js';
 
 /** Lock acquire buckets (seconds): the 100 ms SLO threshold is a boundary. */
 export const acquireBuckets = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
-/** Election buckets (seconds): the 5 s SLO threshold is a boundary. */
-export const electionBuckets = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60];
+/**
+ * Election buckets (seconds): the 5 s SLO threshold is a boundary; buckets below 100 ms resolve
+ * clean handovers (a few ms), those up to 60 s a crashed leader's TTL.
+ */
+export const electionBuckets = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60,
+];
+/** HTTP request buckets (seconds); long polls and streams land in the top buckets. */
+export const httpBuckets = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
 /** etcd request buckets (seconds): the 50 ms commit-latency SLO threshold is a boundary. */
 export const etcdBuckets = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
@@ -36,6 +46,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    bundleAcquireDuration: new Histogram({
+      name: 'slotlock_bundle_acquire_duration_seconds',
+      help: 'Time from receiving a bundle acquire (several slots at once) to answering it, by mode (try|wait) and outcome.',
+      labelNames: ['mode', 'outcome'] as const,
+      buckets: acquireBuckets,
+      registers,
+    }),
     waiting: new Gauge({
       name: 'slotlock_lock_waiting',
       help: 'Acquire requests waiting in this replica.',
@@ -62,7 +79,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     electionDuration: new Histogram({
       name: 'slotlock_election_duration_seconds',
-      help: 'Time from the old leader key disappearing to the next leader being established.',
+      help: "Leaderless time: from the old leader's last provable moment (its resign, or its lease expiry minus its TTL = its last keepalive) to the next leader's grant.",
+      labelNames: ['election', 'reason'] as const,
+      buckets: electionBuckets,
+      registers,
+    }),
+    electionHandover: new Histogram({
+      name: 'slotlock_election_handover_seconds',
+      help: "Handover part of an election: from this replica seeing the old leader key deleted (or sending the resign) to the next leader's grant.",
       labelNames: ['election', 'reason'] as const,
       buckets: electionBuckets,
       registers,
@@ -96,6 +120,42 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       name: 'slotlock_etcd_txn_batch_size',
       help: 'Transactions carried by each group-committed etcd txn call (1 = sent on its own).',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
+    grantsHeld: new Gauge({
+      name: 'slotlock_lock_grants_held',
+      help: "Grants made by this replica that have not ended yet (this replica's view; sum over replicas).",
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: 'slotlock_http_requests_total',
+      help: 'HTTP requests answered, by route template, method and status class (2xx..5xx, aborted).',
+      labelNames: ['route', 'method', 'status_class'] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'slotlock_http_request_duration_seconds',
+      help: 'HTTP request duration by route template, method and status class (long polls included).',
+      labelNames: ['route', 'method', 'status_class'] as const,
+      buckets: httpBuckets,
+      registers,
+    }),
+    buildInfo: new Gauge({
+      name: 'slotlock_build_info',
+      help: 'Always 1; labelled with the version and the git commit this replica was built from.',
+      labelNames: ['version', 'commit'] as const,
+      registers,
+    }),
+    watchRestarts: new Counter({
+      name: 'slotlock_etcd_watch_restarts_total',
+      help: 'etcd watch calls re-created after a failure, by watch (slots|elections|observe) and reason (disconnected|no_leader).',
+      labelNames: ['watch', 'reason'] as const,
+      registers,
+    }),
+    watchResyncs: new Counter({
+      name: 'slotlock_etcd_watch_resyncs_total',
+      help: 'etcd watches that could not resume (compacted past their revision) and re-read the current state, by watch (slots|elections|observe).',
+      labelNames: ['watch'] as const,
       registers,
     }),
     staleTokens: new Counter({
@@ -137,6 +197,21 @@ export const etcdOps = [
   'lease_ttl',
 ] as const;
 
+/** The service's etcd watches, as labelled on the watch metrics. */
+export const watchNames = ['slots', 'elections', 'observe'] as const;
+
+/** The restart/resync counters of one watch, for the domain's watches (see `WatchCounters`). */
+export function watchCounters(m: Metrics, watch: (typeof watchNames)[number]) {
+  return {
+    restarted: (reason: string) => {
+      m.watchRestarts.inc({ watch, reason });
+    },
+    resynced: () => {
+      m.watchResyncs.inc({ watch });
+    },
+  };
+}
+
 /**
  * Sets every known label combination to 0 (counters) or creates it empty (histograms), so series
  * exist from the first scrape: Prometheus cannot rate a series born between two scrapes, and would
@@ -158,4 +233,10 @@ export function initMetricSeries(m: Metrics): void {
   for (const outcome of ['ok', 'gone', 'error']) m.keepalives.inc({ outcome }, 0);
   for (const source of ['check', 'store', 'report']) m.staleTokens.inc({ source }, 0);
   for (const outcome of ['applied', 'rejected']) m.fencedWrites.inc({ outcome }, 0);
+  for (const watch of watchNames) {
+    m.watchResyncs.inc({ watch }, 0);
+    for (const reason of ['disconnected', 'no_leader']) m.watchRestarts.inc({ watch, reason }, 0);
+  }
+  m.buildInfo.set({ ...buildInfo() }, 1);
+  m.grantsHeld.set(0);
 }

@@ -5,6 +5,7 @@ import type { EtcdStore } from '../../etcd/store.js';
 import type { WatchEvent } from '../../etcd/watch.js';
 import type { Metrics } from '../../metrics.js';
 import type { Handover } from '../grant.js';
+import { decodeHolder } from '../grant.js';
 import { byRevision, Candidates } from './leader-state.js';
 import type { SlotWatch } from '../slots/slot-watch.js';
 
@@ -12,19 +13,31 @@ import type { SlotWatch } from '../slots/slot-watch.js';
 export const OTHER_ELECTIONS = '_other';
 
 /**
+ * How long an election whose last candidate vanished without resigning (crashed, lease expired)
+ * keeps `slotlock_election_leader_present 0` before its series is removed: long enough for
+ * `SlotlockElectionNoLeader` (for: 1m) to page, short enough not to page for ever.
+ */
+export const ABANDONED_RETENTION_MS = 15 * 60_000;
+
+/**
  * Election SLIs of this replica.
  *
  * - `slotlock_election_duration_seconds{election,reason}` — the `consensus.leader_election_ms`
- *   SLI: from the moment this replica's watch sees the previous leader key deleted (vacancy) to
- *   the moment a linearizable read confirms a candidate waiting in this replica as the new leader.
- *   `reason` is `resigned` (clean resign) or `expired` (lease expired or key removed otherwise).
- *   It is observed once per handover, by the replica serving the new leader's campaign. It does
- *   not include failure detection: a crashed leader's key is deleted only when its lease expires,
- *   so the failover a worker sees is at most TTL + this duration.
+ *   SLI, leaderless time: from the old leader's last provable moment to the moment a
+ *   linearizable read confirms a candidate waiting in this replica as the new leader. For
+ *   `reason="resigned"` that moment is the resign; for `reason="expired"` (lease expired, or key
+ *   removed otherwise) it is the old leader's last successful keepalive, which is its lease's TTL
+ *   before etcd deleted its key (so a crash with a 15 s TTL records about 15 s). etcd deletes an
+ *   expired lease's keys up to ~0.5 s late, so this is a lower bound. Observed once per
+ *   handover, by the replica serving the new leader's campaign.
+ * - `slotlock_election_handover_seconds{election,reason}` — the handover part alone: from this
+ *   replica seeing the old key deleted (or sending the resign) to the new leader's grant.
  * - `slotlock_election_leader_changes_total{election}` — new terms seen (a candidate became
  *   leader), from this replica's watch of every election; every replica reports it (use max).
- * - `slotlock_election_leader_present{election}` — 1 while the election has a leader, else 0.
- *   Not maintained for `_other`, which stands for many elections.
+ * - `slotlock_election_leader_present{election}` — 1 while the election has a leader. An
+ *   election whose last candidate resigned has ended: its series is removed. One whose last
+ *   candidate vanished otherwise (crash, expiry) shows 0 for {@link ABANDONED_RETENTION_MS},
+ *   then is removed. Not maintained for `_other`, which stands for many elections.
  *
  * The live candidates of every election are kept in memory, initialised by one read of the
  * election root at start (and again after the watch was lost), then updated from the watch.
@@ -36,6 +49,10 @@ export class ElectionTracker {
   private pending: WatchEvent[][] | undefined = [];
   private readRevision = 0n;
   private readonly closed = new AbortController();
+  /** TTL (s) of each election's last deleted leader key: its last keepalive was that long before. */
+  private readonly vacatedTtlS = new Map<string, number>();
+  /** Removal timers of abandoned elections' `leader_present 0` series. */
+  private readonly removals = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly store: EtcdStore,
@@ -62,13 +79,15 @@ export class ElectionTracker {
     await this.load(false, opts.signal);
   }
 
-  /** Records one election handover seen by this replica (the election-time SLI). */
+  /** Records one election handover seen by this replica (the leaderless-time SLI). */
   observeHandover(name: string, handover: Handover): void {
-    const reason = handover.reason === 'released' ? 'resigned' : 'expired';
-    this.metrics.electionDuration.observe(
-      { election: this.label(name), reason },
-      handover.ms / 1000,
-    );
+    const labels = {
+      election: this.label(name),
+      reason: handover.reason === 'released' ? 'resigned' : 'expired',
+    };
+    const detectionS = handover.reason === 'released' ? 0 : (this.vacatedTtlS.get(name) ?? 0);
+    this.metrics.electionHandover.observe(labels, handover.ms / 1000);
+    this.metrics.electionDuration.observe(labels, handover.ms / 1000 + detectionS);
   }
 
   /** The bounded `election` label of `name`: itself for the first ELECTIONS_MAX names. */
@@ -81,9 +100,11 @@ export class ElectionTracker {
     return OTHER_ELECTIONS;
   }
 
-  /** Stops re-reading after a lost watch. */
+  /** Stops re-reading after a lost watch, and the removal timers. */
   close(): void {
     this.closed.abort();
+    for (const timer of this.removals.values()) clearTimeout(timer);
+    this.removals.clear();
   }
 
   /** After the watch was lost: re-reads until etcd answers, counting the changes missed. */
@@ -113,7 +134,7 @@ export class ElectionTracker {
       this.elections.set(parsed.name, c);
     }
     for (const name of new Set([...before.keys(), ...this.elections.keys()])) {
-      this.settle(name, before.get(name), countChanges);
+      this.settle(name, before.get(name), countChanges, 'resigned');
     }
     this.readRevision = BigInt(res.revision);
     const queued = this.pending;
@@ -125,20 +146,38 @@ export class ElectionTracker {
     for (const run of byRevision(events)) {
       if (BigInt(run[0]?.revision ?? '0') <= this.readRevision) continue;
       const touched = new Map<string, string | undefined>();
+      const resigned = new Set<string>();
       for (const e of run) {
         const parsed = this.space.parse(e.key);
+        if (parsed?.rest === 'r' && e.type === 'put') resigned.add(parsed.name);
         if (parsed === undefined || !parsed.rest.startsWith('h/')) continue;
         const c = this.elections.get(parsed.name) ?? new Candidates();
-        if (!touched.has(parsed.name)) touched.set(parsed.name, c.head()?.createRevision);
+        const head = c.head();
+        if (!touched.has(parsed.name)) touched.set(parsed.name, head?.createRevision);
+        if (e.type === 'delete' && head?.key === e.key) {
+          const ttlS = decodeHolder(e.prev ?? head)?.ttlS;
+          if (ttlS !== undefined) this.vacatedTtlS.set(parsed.name, ttlS);
+        }
         c.apply(e);
         this.elections.set(parsed.name, c);
       }
-      for (const [name, before] of touched) this.settle(name, before, countChanges);
+      for (const [name, before] of touched) {
+        this.settle(name, before, countChanges, resigned.has(name) ? 'resigned' : 'vanished');
+      }
     }
   }
 
-  /** Updates the metrics of `name` after its candidates changed from leader `before`. */
-  private settle(name: string, before: string | undefined, countChanges: boolean): void {
+  /**
+   * Updates the metrics of `name` after its candidates changed from leader `before`. `ended`
+   * says how the last candidate left if none is left: `resigned` ends the election (its series
+   * goes; a re-read after a lost watch counts so too), `vanished` leaves it abandoned.
+   */
+  private settle(
+    name: string,
+    before: string | undefined,
+    countChanges: boolean,
+    ended: 'resigned' | 'vanished',
+  ): void {
     const c = this.elections.get(name);
     const now = c?.head()?.createRevision;
     if (c !== undefined && c.size === 0) this.elections.delete(name);
@@ -146,14 +185,28 @@ export class ElectionTracker {
     if (countChanges && now !== undefined && now !== before) {
       this.metrics.leaderChanges.inc({ election: label });
     }
-    if (label !== OTHER_ELECTIONS)
-      this.metrics.leaderPresent.set({ election: label }, now === undefined ? 0 : 1);
+    if (label === OTHER_ELECTIONS) return;
+    clearTimeout(this.removals.get(name));
+    this.removals.delete(name);
+    if (now !== undefined) {
+      this.metrics.leaderPresent.set({ election: label }, 1);
+    } else if (ended === 'resigned' || before === undefined) {
+      this.metrics.leaderPresent.remove({ election: label });
+    } else {
+      this.metrics.leaderPresent.set({ election: label }, 0);
+      const timer = setTimeout(() => {
+        this.removals.delete(name);
+        this.metrics.leaderPresent.remove({ election: label });
+      }, ABANDONED_RETENTION_MS);
+      timer.unref();
+      this.removals.set(name, timer);
+    }
   }
 }
 
 /**
  * The metrics the election semaphore reports into: etcd and keepalive metrics are shared, but
- * the lock SLIs (acquire time, waiting, hold time) are detached so that campaigns, which wait
+ * the lock SLIs (acquire time, waiting, hold time, grants held) are detached so that campaigns, which wait
  * for minutes by design, never count against `lock.acquire_time_ms`.
  */
 export function electionSemaphoreMetrics(metrics: Metrics): Metrics {
@@ -173,6 +226,11 @@ export function electionSemaphoreMetrics(metrics: Metrics): Metrics {
       ...detached,
     }),
     waiting: new Gauge({ name: 'slotlock_election_waiting', help: 'not exported', ...detached }),
+    grantsHeld: new Gauge({
+      name: 'slotlock_election_terms_held',
+      help: 'not exported',
+      ...detached,
+    }),
     holdDuration: new Histogram({
       name: 'slotlock_election_term_duration_seconds',
       help: 'not exported',

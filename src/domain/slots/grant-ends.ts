@@ -7,6 +7,7 @@ import type { Metrics } from '../../metrics.js';
  * duration: a delete of a holder key with a release marker put at the same revision was a clean
  * release; any other delete was an expiry. Only the granting replica counts, so nothing is
  * counted twice across replicas (a grant made by a replica that restarted is not counted).
+ * The grants remembered and not yet ended are `slotlock_lock_grants_held` (this replica's view).
  */
 export class GrantEnds {
   /** Holder keys this replica granted, with the monotonic time of the grant. */
@@ -20,6 +21,7 @@ export class GrantEnds {
   /** Remembers that this replica granted `key` now. */
   remember(key: string): void {
     this.granted.set(key, performance.now());
+    this.metrics.grantsHeld.set(this.granted.size);
   }
 
   /** Looks at watched changes for the end of a remembered grant. */
@@ -34,6 +36,7 @@ export class GrantEnds {
       const grantedAt = this.granted.get(e.key);
       if (grantedAt === undefined) continue;
       this.granted.delete(e.key);
+      this.metrics.grantsHeld.set(this.granted.size);
       const parsed = this.space.parse(e.key);
       const reason =
         parsed !== undefined && releasedAt.has(`${parsed.name}@${e.revision}`)
