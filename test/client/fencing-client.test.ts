@@ -1,10 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FencingClient,
-  SlotClient,
-  SlotlockError,
-  StaleTokenError,
-} from '@slotlock/client';
+import { FencingClient, SlotClient, SlotlockError, StaleTokenError } from '@slotlock/client';
 import { startTestService, type TestService } from '../support/app.js';
 
 describe('FencingClient', () => {

@@ -1,4 +1,4 @@
-/** Waiting helpers for the client: an abortable, unref'd delay and capped exponential backoff. */
+/** Waiting helpers for the client: an abortable delay and capped exponential backoff. */
 import { isTransient, SlotlockError } from './errors.js';
 
 /** How a client retries transient failures. */
@@ -31,7 +31,8 @@ export function backoffMs(attempt: number, p: RetryPolicy, retryAfterS?: number)
 
 /**
  * Resolves after `ms`, or early when `signal` aborts. Resolves `true` if the full time passed,
- * `false` if aborted; never rejects. The timer is unref'd so it never keeps the process alive.
+ * `false` if aborted; never rejects. The timer keeps the process alive while it runs: a retry or
+ * keepalive in progress is work the caller is waiting for, and must not end in a silent exit.
  */
 export function delay(ms: number, signal?: AbortSignal): Promise<boolean> {
   if (signal?.aborted === true) return Promise.resolve(false);
@@ -47,7 +48,6 @@ export function delay(ms: number, signal?: AbortSignal): Promise<boolean> {
       },
       Math.max(0, ms),
     );
-    handle.unref();
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

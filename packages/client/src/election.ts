@@ -2,10 +2,11 @@
 import { backoffMs, delay, isAborted, retrying, retryPolicy, type RetryPolicy } from './backoff.js';
 import { isLoss, isSlotlockError, isTransient, SlotlockError } from './errors.js';
 import type { Confirmation } from './heartbeat.js';
-import { Http, segment } from './http.js';
+import { Http, secretHeader, segment } from './http.js';
 import { observeLeader, type LeaderChange, type ObserveOptions } from './leader-stream.js';
 import { keepTermAlive, Leadership, termPath, type CampaignBody } from './leadership.js';
 import { leavesHalfTtl, monotonicNow } from './monotonic-deadline.js';
+import { lead, type LeaderFunction, type LeadOptions } from './lead.js';
 import type { ClientOptions } from './options.js';
 
 /** What to campaign for. */
@@ -39,9 +40,10 @@ export class ElectionClient {
   }
 
   /**
-   * Campaigns until elected: long-polls of `pollMs` are repeated after each `wait_timeout`, and
-   * transient failures are retried with backoff, until elected or `signal` aborts. Aborting
-   * closes the long-poll, which withdraws the candidacy on the server.
+   * Campaigns until elected: long-polls of `pollMs` are repeated after each `wait_timeout`, a
+   * candidacy lost while waiting (`wait_cancelled`) is made again, and transient failures are
+   * retried with backoff, until elected or `signal` aborts (the promise then rejects with
+   * `signal.reason`). Aborting closes the long-poll, which withdraws the candidacy on the server.
    */
   async campaign(opts: CampaignOptions): Promise<Leadership> {
     const { signal } = opts;
@@ -69,7 +71,15 @@ export class ElectionClient {
           attempt = 0;
           continue;
         }
-        if (!isTransient(err) && !isSlotlockError(err, 'not_leader')) throw err;
+        // wait_cancelled: the candidacy's key went away while waiting (its lease ran out during
+        // a server or etcd stall); the campaign starts over with a new candidacy.
+        if (
+          !isTransient(err) &&
+          !isSlotlockError(err, 'not_leader') &&
+          !isSlotlockError(err, 'wait_cancelled')
+        ) {
+          throw err;
+        }
         const retryAfterS = err instanceof SlotlockError ? err.retryAfterS : undefined;
         if (!(await delay(backoffMs(attempt++, this.retry, retryAfterS), signal))) {
           throw signal?.reason;
@@ -85,6 +95,14 @@ export class ElectionClient {
       if (first === undefined) continue;
       return new Leadership(this.http, body, first, { retry: this.retry, marginMs: this.marginMs });
     }
+  }
+
+  /**
+   * Runs `fn` whenever this candidate leads (see {@link lead}): campaign, run, re-campaign when
+   * `fn` returns or the term is lost; resign and resolve once `opts.signal` aborts.
+   */
+  lead(opts: LeadOptions, fn: LeaderFunction): Promise<void> {
+    return lead(this, opts, fn);
   }
 
   /** The current leader (or null), read linearizably. */
@@ -125,7 +143,7 @@ export class ElectionClient {
       // Best effort: the term's lease expires on its own if this fails.
       this.http
         .call('DELETE', termPath(body.election, body.token), {
-          headers: { authorization: `Bearer ${body.secret}` },
+          headers: secretHeader(body.secret),
         })
         .catch(() => undefined);
       throw err;

@@ -17,12 +17,17 @@ export { serverErrorCodes };
  * - `deadline_passed`: a grant, session or leadership reached its local safety deadline before a
  *   keepalive confirmed it; the holder must assume it is lost.
  * - `released`: the holder released the grant, ended the session, or resigned the leadership.
+ * - `invalid_options`: the client was constructed with bad options (no URL, a URL without an
+ *   http(s) scheme); thrown by the constructor.
+ * - `credential_failed`: the `credential` function threw (its error is the `cause`).
  */
 export const clientErrorCodes = [
   'unreachable',
   'unexpected_response',
   'deadline_passed',
   'released',
+  'invalid_options',
+  'credential_failed',
 ] as const;
 
 /** A code a {@link SlotlockError} can carry. Unknown server codes are passed through as strings. */
@@ -95,7 +100,15 @@ export function isTransient(err: unknown): boolean {
   );
 }
 
-/** True when the server says a grant or term no longer exists or is not ours to renew. */
+/**
+ * True when the server says a grant, term or session no longer exists or is not ours to renew
+ * (`grant_gone`, `session_gone`, `not_holder`). A `deadline_passed` loss is not included: the
+ * server may still hold it, so releasing it is still worth a try.
+ */
 export function isLoss(err: unknown): boolean {
-  return isSlotlockError(err, 'grant_gone') || isSlotlockError(err, 'not_holder');
+  return (
+    isSlotlockError(err, 'grant_gone') ||
+    isSlotlockError(err, 'session_gone') ||
+    isSlotlockError(err, 'not_holder')
+  );
 }

@@ -4,7 +4,7 @@
  */
 import { retrying, retryPolicy, type RetryOptions, type RetryPolicy } from './backoff.js';
 import { isSlotlockError, SlotlockError } from './errors.js';
-import { Http, segment, type HttpOptions } from './http.js';
+import { Http, secretHeader, segment, type HttpOptions } from './http.js';
 
 /** A write to record `record` of `slot`, made by the holder of grant `token`. */
 export interface FencedWriteOptions {
@@ -102,7 +102,7 @@ export class FencingClient {
     try {
       const res = await this.http.call<FencedWriteResult>('PUT', recordPath(o.slot, o.record), {
         body: { token: o.token, value: o.value },
-        headers: { authorization: `Bearer ${o.secret}` },
+        headers: secretHeader(o.secret),
         signal: o.signal,
       });
       return { applied: true, token: res.body.token, revision: res.body.revision };

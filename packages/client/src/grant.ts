@@ -2,7 +2,7 @@
 import { retrying, type RetryPolicy } from './backoff.js';
 import { isLoss, isSlotlockError, SlotlockError } from './errors.js';
 import { Heartbeat, type Confirmation } from './heartbeat.js';
-import { segment, type Http } from './http.js';
+import { secretHeader, segment, type Http } from './http.js';
 
 /** The body of a 201/200 answer to `POST /v1/slots/{slot}/grants`. */
 export interface GrantBody {
@@ -41,7 +41,7 @@ export async function keepGrantAlive(
     'POST',
     `${grantPath(g.slot, g.token)}/keepalive`,
     {
-      headers: { authorization: `Bearer ${g.secret}` },
+      headers: secretHeader(g.secret),
       signal,
     },
   );
@@ -113,9 +113,26 @@ export class Grant implements AsyncDisposable {
     return this.heartbeat.signal;
   }
 
-  /** Local time left, in ms, before this process must stop acting as holder; 0 once lost. */
+  /** Local time left, in whole ms, before this process must stop acting as holder; 0 once lost. */
   expiresInMs(): number {
     return this.heartbeat.remainingMs();
+  }
+
+  /**
+   * Throws the loss reason (a {@link SlotlockError}) if this must already be treated as lost.
+   * Call it right before a write: it reads the monotonic clock itself, while `signal` relies on
+   * a timer that a paused process (GC, SIGSTOP, swap) cannot run on time.
+   */
+  assertHeld(): void {
+    this.heartbeat.assertAlive();
+  }
+
+  /**
+   * Calls `listener` with the loss reason when `signal` aborts (at once if it already has),
+   * besides the signal. Returns a function that removes the listener.
+   */
+  onLost(listener: (reason: SlotlockError) => void): () => void {
+    return this.heartbeat.onLost(listener);
   }
 
   /**
@@ -142,7 +159,7 @@ export class Grant implements AsyncDisposable {
     try {
       await retrying(this.settings.retry, signal, () =>
         this.http.call('DELETE', grantPath(this.slot, this.token), {
-          headers: { authorization: `Bearer ${this.secret}` },
+          headers: secretHeader(this.secret),
           signal,
         }),
       );

@@ -33,7 +33,8 @@ export interface HeartbeatOptions {
  * reason, when the local deadline passes before a keepalive confirmed the lease
  * (`deadline_passed`), when the server says the lease is gone or not ours (`grant_gone`,
  * `not_holder`, ...), or when {@link Heartbeat.stop} is called. Once aborted it stays aborted.
- * Timers are unref'd and the loop never rejects.
+ * Its timers keep the process alive while the lease is held (a worker that only awaits `signal`
+ * must not exit silently); once lost or stopped no timer is left. The loop never rejects.
  */
 export class Heartbeat {
   private readonly lost = new AbortController();
@@ -58,9 +59,38 @@ export class Heartbeat {
     return this.deadline.marginMs;
   }
 
-  /** Local time left before the holder must stop acting as holder (0 once lost). */
+  /** Local time left, in whole ms, before the holder must stop acting as holder (0 once lost). */
   remainingMs(): number {
-    return this.lost.signal.aborted ? 0 : this.deadline.remainingMs();
+    return this.lost.signal.aborted ? 0 : Math.floor(this.deadline.remainingMs());
+  }
+
+  /**
+   * Calls `listener` with the loss reason once `signal` aborts (at once, in a microtask, if it
+   * already has). Returns a function that removes the listener. An exception thrown by the
+   * listener is not caught: it surfaces as an uncaught exception, never silently.
+   */
+  onLost(listener: (reason: SlotlockError) => void): () => void {
+    const signal = this.lost.signal;
+    const call = () => {
+      listener(signal.reason as SlotlockError);
+    };
+    if (signal.aborted) {
+      queueMicrotask(call);
+      return () => undefined;
+    }
+    signal.addEventListener('abort', call, { once: true });
+    return () => {
+      signal.removeEventListener('abort', call);
+    };
+  }
+
+  /**
+   * Throws the loss reason if the holder must stop acting as holder. Reads the monotonic clock
+   * itself rather than trusting the deadline timer, which fires late after a process pause.
+   */
+  assertAlive(): void {
+    if (!this.lost.signal.aborted && this.deadline.passed()) this.lose(this.deadlineError());
+    if (this.lost.signal.aborted) throw this.lost.signal.reason;
   }
 
   /** Stops renewing and aborts `signal` with `reason` (if not aborted yet); waits for the loop. */
@@ -81,7 +111,6 @@ export class Heartbeat {
       if (this.deadline.passed()) this.lose(this.deadlineError());
       else this.armDeadline();
     }, this.deadline.remainingMs());
-    this.deadlineTimer.unref();
   }
 
   private deadlineError(): SlotlockError {

@@ -8,10 +8,21 @@ import { SlotlockError, type ProblemDetails } from './errors.js';
 /** The `fetch` the client calls; injectable for proxies, auth headers or tests. */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
+/**
+ * The caller's own credential (an API key or a JWT), sent as `Authorization: Bearer <credential>`.
+ * A function is called before every request, so a short-lived token can be refreshed.
+ */
+export type Credential = string | (() => string | Promise<string>);
+
 /** Options shared by every client: where the service is and how long one call may take. */
 export interface HttpOptions {
-  /** Base URL of the service, e.g. `http://127.0.0.1:8080`. */
-  url: string;
+  /**
+   * Base URL of the service, e.g. `http://127.0.0.1:8080`; `SLOTLOCK_URL` from the environment
+   * when absent. It must start with `http://` or `https://` (checked at construction).
+   */
+  url?: string;
+  /** The caller's credential (API key or JWT), sent as `Authorization: Bearer`. */
+  credential?: Credential;
   /** Per-call timeout in ms on top of any server-side wait (default 10 000). */
   timeoutMs?: number;
   /** Replaces the global `fetch`. */
@@ -36,6 +47,41 @@ export interface HttpResult<T> {
   body: T;
 }
 
+/**
+ * Headers carrying a holder secret (of a grant, session or leadership). It has its own header,
+ * so that `Authorization` stays free for the caller's credential.
+ */
+export function secretHeader(secret: string): Record<string, string> {
+  return { 'slotlock-secret': secret };
+}
+
+/**
+ * The base URL of the service: `url`, or `SLOTLOCK_URL` when absent, without trailing slashes.
+ * Throws a {@link SlotlockError} `invalid_options` when there is none or it has no http(s) scheme.
+ */
+export function resolveBaseUrl(url: string | undefined): string {
+  const raw = url ?? process.env.SLOTLOCK_URL;
+  if (raw === undefined || raw === '') {
+    throw invalidOptions('no slotlock URL: pass `url` or set SLOTLOCK_URL');
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw invalidOptions(
+      `the slotlock URL "${raw}" must start with http:// or https:// (e.g. http://${raw})`,
+    );
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+function invalidOptions(detail: string): SlotlockError {
+  return new SlotlockError({ code: 'invalid_options', status: 0, detail });
+}
+
 /** Percent-encodes one path segment (slot and election names may contain "/"). */
 export function segment(name: string): string {
   return encodeURIComponent(name);
@@ -50,9 +96,11 @@ export class Http {
   readonly timeoutMs: number;
   private readonly fetchFn: FetchLike;
   private readonly headers: Record<string, string>;
+  private readonly credential: Credential | undefined;
 
   constructor(opts: HttpOptions) {
-    this.baseUrl = opts.url.replace(/\/+$/, '');
+    this.baseUrl = resolveBaseUrl(opts.url);
+    this.credential = opts.credential;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
     this.headers = opts.headers ?? {};
@@ -98,7 +146,6 @@ export class Http {
         }),
       );
     }, ms);
-    handle.unref();
     return {
       signal: ctl.signal,
       clear: () => {
@@ -115,12 +162,14 @@ export class Http {
   ): Promise<Response> {
     const signal =
       opts.signal === undefined ? timerSignal : AbortSignal.any([timerSignal, opts.signal]);
+    const credential = await this.credentialHeader();
     try {
       return await this.fetchFn(`${this.baseUrl}${path}`, {
         method,
         headers: {
           accept: 'application/json, application/problem+json',
           ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...credential,
           ...this.headers,
           ...opts.headers,
         },
@@ -129,6 +178,21 @@ export class Http {
       });
     } catch (err) {
       throw failure(err, opts.signal, timerSignal, method, path);
+    }
+  }
+
+  private async credentialHeader(): Promise<Record<string, string>> {
+    if (this.credential === undefined) return {};
+    if (typeof this.credential === 'string') return { authorization: `Bearer ${this.credential}` };
+    try {
+      return { authorization: `Bearer ${await this.credential()}` };
+    } catch (cause) {
+      throw new SlotlockError({
+        code: 'credential_failed',
+        status: 0,
+        detail: 'the credential function failed',
+        cause,
+      });
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * slotlock client (`slotlock/client`): dispatch-slot grants with fencing tokens, sessions and
+ * slotlock client (`@slotlock/client`): dispatch-slot grants with fencing tokens, sessions and
  * leader election over the slotlock REST API. Imports nothing from the server.
  *
  * ```ts
@@ -14,14 +14,16 @@ export { Grant, type GrantBody } from './grant.js';
 export { Session, type SessionBody } from './session.js';
 export type { QueuePosition, SlotHolder, SlotList, SlotView, TokenCheck } from './slot-views.js';
 export { ElectionClient, type CampaignOptions } from './election.js';
+export { lead, type LeadOptions, type LeaderFunction } from './lead.js';
 export { Leadership, type CampaignBody } from './leadership.js';
 export type { Leader, LeaderChange, ObserveOptions } from './leader-stream.js';
 export type { ClientOptions } from './options.js';
 export type { RetryOptions } from './backoff.js';
-export type { FetchLike, HttpOptions } from './http.js';
+export type { Credential, FetchLike, HttpOptions } from './http.js';
 export {
   SlotlockError,
   clientErrorCodes,
+  isLoss,
   isSlotlockError,
   isTransient,
   serverErrorCodes,

@@ -151,7 +151,6 @@ class IdleTimer {
         }),
       );
     }, this.ms);
-    this.handle.unref();
   }
 
   clear(): void {

@@ -2,7 +2,7 @@
 import { retrying, type RetryPolicy } from './backoff.js';
 import { isLoss, isSlotlockError, SlotlockError } from './errors.js';
 import { Heartbeat, type Confirmation } from './heartbeat.js';
-import { segment, type Http } from './http.js';
+import { secretHeader, segment, type Http } from './http.js';
 
 /** The body of a 201 answer to `POST /v1/elections/{name}/campaign`. */
 export interface CampaignBody {
@@ -36,7 +36,7 @@ export async function keepTermAlive(
   const res = await http.call<{ expiresInMs: number }>(
     'POST',
     `${termPath(t.election, t.token)}/keepalive`,
-    { headers: { authorization: `Bearer ${t.secret}` }, signal },
+    { headers: secretHeader(t.secret), signal },
   );
   return res.body.expiresInMs;
 }
@@ -98,9 +98,26 @@ export class Leadership implements AsyncDisposable {
     return this.currentValue;
   }
 
-  /** Local time left, in ms, before leadership must be considered lost; 0 once lost. */
+  /** Local time left, in whole ms, before leadership must be considered lost; 0 once lost. */
   expiresInMs(): number {
     return this.heartbeat.remainingMs();
+  }
+
+  /**
+   * Throws the loss reason (a {@link SlotlockError}) if this must already be treated as lost.
+   * Call it right before a write: it reads the monotonic clock itself, while `signal` relies on
+   * a timer that a paused process (GC, SIGSTOP, swap) cannot run on time.
+   */
+  assertHeld(): void {
+    this.heartbeat.assertAlive();
+  }
+
+  /**
+   * Calls `listener` with the loss reason when `signal` aborts (at once if it already has),
+   * besides the signal. Returns a function that removes the listener.
+   */
+  onLost(listener: (reason: SlotlockError) => void): () => void {
+    return this.heartbeat.onLost(listener);
   }
 
   /**
@@ -113,7 +130,7 @@ export class Leadership implements AsyncDisposable {
       await retrying(this.settings.retry, opts.signal, () =>
         this.http.call('PUT', `${termPath(this.election, this.token)}/value`, {
           body: { value },
-          headers: { authorization: `Bearer ${this.secret}` },
+          headers: secretHeader(this.secret),
           signal: opts.signal,
         }),
       );
@@ -151,7 +168,7 @@ export class Leadership implements AsyncDisposable {
     try {
       await retrying(this.settings.retry, signal, () =>
         this.http.call('DELETE', termPath(this.election, this.token), {
-          headers: { authorization: `Bearer ${this.secret}` },
+          headers: secretHeader(this.secret),
           signal,
         }),
       );

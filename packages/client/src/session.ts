@@ -2,7 +2,7 @@
 import { retrying, type RetryPolicy } from './backoff.js';
 import { isLoss, isSlotlockError, SlotlockError } from './errors.js';
 import { Heartbeat, type Confirmation } from './heartbeat.js';
-import type { Http } from './http.js';
+import { secretHeader, type Http } from './http.js';
 
 /** The body of a 201 answer to `POST /v1/sessions`. */
 export interface SessionBody {
@@ -52,7 +52,7 @@ export class Session implements AsyncDisposable {
         const res = await http.call<{ expiresInMs: number }>(
           'POST',
           `/v1/sessions/${body.id}/keepalive`,
-          { headers: { authorization: `Bearer ${body.session}` }, signal },
+          { headers: secretHeader(body.session), signal },
         );
         return res.body.expiresInMs;
       },
@@ -64,9 +64,26 @@ export class Session implements AsyncDisposable {
     return this.heartbeat.signal;
   }
 
-  /** Local time left, in ms, before the session must be treated as lost; 0 once lost. */
+  /** Local time left, in whole ms, before the session must be treated as lost; 0 once lost. */
   expiresInMs(): number {
     return this.heartbeat.remainingMs();
+  }
+
+  /**
+   * Throws the loss reason (a {@link SlotlockError}) if this must already be treated as lost.
+   * Call it right before a write: it reads the monotonic clock itself, while `signal` relies on
+   * a timer that a paused process (GC, SIGSTOP, swap) cannot run on time.
+   */
+  assertHeld(): void {
+    this.heartbeat.assertAlive();
+  }
+
+  /**
+   * Calls `listener` with the loss reason when `signal` aborts (at once if it already has),
+   * besides the signal. Returns a function that removes the listener.
+   */
+  onLost(listener: (reason: SlotlockError) => void): () => void {
+    return this.heartbeat.onLost(listener);
   }
 
   /**
@@ -92,7 +109,7 @@ export class Session implements AsyncDisposable {
     try {
       await retrying(this.settings.retry, signal, () =>
         this.http.call('DELETE', `/v1/sessions/${this.id}`, {
-          headers: { authorization: `Bearer ${this.token}` },
+          headers: secretHeader(this.token),
           signal,
         }),
       );

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { retrying, retryPolicy, type RetryPolicy } from './backoff.js';
 import { Grant, keepGrantAlive, type GrantBody } from './grant.js';
 import { type Confirmation } from './heartbeat.js';
-import { Http, segment } from './http.js';
+import { Http, secretHeader, segment } from './http.js';
 import type { ClientOptions } from './options.js';
 import { leavesHalfTtl, monotonicNow } from './monotonic-deadline.js';
 import { Session, type SessionBody } from './session.js';
@@ -207,9 +207,7 @@ export class SlotClient {
   /** Best effort, in the background: the lease expires on its own if this fails. */
   private releaseQuietly(body: GrantBody): void {
     const path = `/v1/slots/${segment(body.slot)}/grants/${body.token}`;
-    this.http
-      .call('DELETE', path, { headers: { authorization: `Bearer ${body.secret}` } })
-      .catch(() => undefined);
+    this.http.call('DELETE', path, { headers: secretHeader(body.secret) }).catch(() => undefined);
   }
 
   /** Best effort, in the background: the server also drops a waiter whose connection closed. */
