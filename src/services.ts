@@ -18,7 +18,7 @@ import { EtcdStore } from './etcd/store.js';
 import { limitsOf, type Limits } from './http/schemas.js';
 import type { EtcdFaults } from './etcd/faults.js';
 import { Lifecycle } from './lifecycle.js';
-import { initMetricSeries, type Metrics } from './metrics.js';
+import { initMetricSeries, watchCounters, type Metrics } from './metrics.js';
 
 /** Everything the HTTP layer needs, wired once per process (or per test). */
 export interface Services {
@@ -78,7 +78,7 @@ export function createServices(
     config.RETRY_AFTER_S,
   );
   const slots = slotSpace(keys);
-  const watch = new SlotWatch(store, slots, log);
+  const watch = new SlotWatch(store, slots, log, watchCounters(metrics, 'slots'));
   const cleanup = new Cleanup(log);
   const lifecycle = new Lifecycle(config.RETRY_AFTER_S);
   const sessionDeadlines = new SessionDeadlines(store);

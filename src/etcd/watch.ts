@@ -1,6 +1,8 @@
-import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { toKeyValue, type KeyValue } from './store.js';
 import { WatchLostError } from './errors.js';
+import { hostCount, WatchCall } from './watch-call.js';
 
 /** One change to a key, as seen by a watch. `revision` is the change's own revision. */
 export interface WatchEvent {
@@ -11,79 +13,142 @@ export interface WatchEvent {
   prev: KeyValue | undefined;
 }
 
-/** What a watch yields: batches of events in revision order, and connection changes. */
+/**
+ * What a watch yields: batches of events in revision order (`revision`: the last event's),
+ * progress (every change under the prefix up to `revision` was delivered), and connection changes.
+ */
 export type WatchItem =
   | { type: 'events'; revision: string; events: WatchEvent[] }
+  | { type: 'progress'; revision: string }
   | { type: 'disconnected'; error: Error }
   | { type: 'connected' };
 
+/** Why a watch call was re-created: a dropped stream, or a member that lost its leader. */
+export type WatchRestartReason = 'disconnected' | 'no_leader';
+
 export { WatchLostError };
 
+export interface WatchOptions {
+  signal?: AbortSignal | undefined;
+  /** Called each time the watch call is re-created after a failure (for metrics). */
+  onRestart?: ((reason: WatchRestartReason, err: Error) => void) | undefined;
+  /**
+   * Send `hasleader=true` so that a member cut off from the quorum cancels the watch and it
+   * moves to another member (default true; the Go client's WithRequireLeader).
+   */
+  requireLeader?: boolean | undefined;
+}
+
+const BACKOFF_FIRST_MS = 50;
+const BACKOFF_MAX_MS = 1000;
+
 /**
- * Watches every key under `prefix` from `fromRevision` (inclusive) as an AsyncIterable. The
- * underlying client resumes after reconnects from the last revision it delivered, so no change
- * is skipped; if etcd compacted past that point the iterator throws {@link WatchLostError}.
- * Ending the loop or aborting `signal` cancels the watch.
+ * Watches every key under `prefix` from `fromRevision` (inclusive) as an AsyncIterable. The resume
+ * revision is ours: the last delivered event's revision + 1 (a progress notification moves it only
+ * once the catch-up of the current call is delivered), and after a dropped call the watch is
+ * created again from there on the next member, as etcd's Go client does, so no change is skipped
+ * or repeated. If etcd compacted past that revision the iterator throws {@link WatchLostError}: the
+ * caller re-reads and watches again. Ending the loop or aborting `signal` closes the call at once.
  */
 export async function* watchPrefix(
   client: Etcd3,
   prefix: string,
   fromRevision: string,
-  opts: { signal?: AbortSignal | undefined } = {},
+  opts: WatchOptions = {},
 ): AsyncGenerator<WatchItem> {
-  const queue: (WatchItem | { type: 'error'; error: Error })[] = [];
-  let wake: (() => void) | undefined;
-  const push = (item: WatchItem | { type: 'error'; error: Error }) => {
-    queue.push(item);
-    wake?.();
-  };
-  const watcher: Watcher = await client
-    .watch()
-    .prefix(prefix)
-    .startRevision(fromRevision)
-    .withPreviousKV()
-    .create();
-  watcher.on('data', res => {
-    if (res.events.length === 0) return;
-    const events = res.events.map(e => toEvent(e.type, e.kv, e.prev_kv));
-    const last = events[events.length - 1];
-    push({ type: 'events', revision: last?.revision ?? res.header.revision, events });
-  });
-  watcher.on('disconnected', err => {
-    push({ type: 'disconnected', error: err });
-  });
-  watcher.on('connected', () => {
-    push({ type: 'connected' });
-  });
-  watcher.on('error', err => {
-    push({ type: 'error', error: err });
-  });
-  const onAbort = () => {
-    wake?.();
-  };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    while (opts.signal?.aborted !== true) {
-      const item = queue.shift();
-      if (item === undefined) {
-        await new Promise<void>(resolve => {
-          wake = resolve;
-        });
-        wake = undefined;
-        continue;
+  const { signal } = opts;
+  const aborted = () => signal?.aborted === true;
+  let next = BigInt(fromRevision);
+  let host = Math.floor(Math.random() * hostCount(client));
+  let backoff = BACKOFF_FIRST_MS;
+  let up = true;
+  while (!aborted()) {
+    let call: WatchCall | undefined;
+    try {
+      call = await WatchCall.open(
+        client,
+        host,
+        {
+          key: Buffer.from(prefix),
+          range_end: prefixEnd(Buffer.from(prefix)),
+          start_revision: next.toString(),
+          prev_kv: true,
+          progress_notify: true,
+          fragment: true,
+        },
+        opts.requireLeader ?? true,
+      );
+      /** Events up to the create response's revision may still be on their way (catch-up). */
+      let catchUpTo = next - 1n;
+      let fragments: WatchEvent[] = [];
+      for await (const res of call.responses(signal)) {
+        if (res.canceled) throw cancelError(res, prefix, next);
+        if (res.created) {
+          catchUpTo = BigInt(res.header.revision);
+          backoff = BACKOFF_FIRST_MS;
+          up = true;
+          yield { type: 'connected' };
+          continue;
+        }
+        fragments.push(...res.events.map(e => toEvent(e.type, e.kv, e.prev_kv)));
+        if (res.fragment) continue;
+        const events = fragments;
+        fragments = [];
+        const last = events[events.length - 1];
+        if (last !== undefined) {
+          next = BigInt(last.revision) + 1n;
+          yield { type: 'events', revision: last.revision, events };
+        } else if (next > catchUpTo) {
+          const revision = BigInt(res.header.revision);
+          if (revision >= next) {
+            next = revision + 1n;
+            yield { type: 'progress', revision: revision.toString() };
+          }
+        }
       }
-      if (item.type === 'error') {
-        throw new WatchLostError(
-          `the watch on ${prefix} was lost: ${item.error.message}`,
-          item.error,
-        );
+    } catch (err) {
+      if (err instanceof WatchLostError) throw err;
+      if (aborted()) return;
+      const error = err instanceof Error ? err : new Error(String(err));
+      opts.onRestart?.(isNoLeader(error) ? 'no_leader' : 'disconnected', error);
+      if (up) {
+        up = false;
+        yield { type: 'disconnected', error };
       }
-      yield item;
+      // The next attempt goes to the next member: the one that failed may be cut off.
+      host += 1;
+      await sleep(backoff, undefined, { signal }).catch(() => undefined);
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+    } finally {
+      call?.close();
     }
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-    await watcher.cancel().catch(() => undefined);
   }
+}
+
+function cancelError(res: IWatchResponse, prefix: string, next: bigint): Error {
+  const compacted = BigInt(res.compact_revision || '0');
+  if (compacted > 0n) {
+    return new WatchLostError(
+      `the watch on ${prefix} cannot resume at revision ${next}: etcd compacted up to ${compacted}`,
+    );
+  }
+  return new Error(`etcd cancelled the watch on ${prefix}: ${res.cancel_reason || 'no reason'}`);
+}
+
+function isNoLeader(err: Error): boolean {
+  return err.message.includes('no leader');
+}
+
+/** The range end that covers every key starting with `prefix` (etcd's prefix convention). */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if ((end[i] ?? 0) < 0xff) {
+      end[i] = (end[i] ?? 0) + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
 }
 
 function toEvent(

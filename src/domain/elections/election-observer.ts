@@ -3,6 +3,7 @@ import type { ContenderSpace } from '../../etcd/keys.js';
 import type { LeaseTimeLeft } from '../lease-time-left.js';
 import type { EtcdStore, KeyValue } from '../../etcd/store.js';
 import { watchPrefix, WatchLostError } from '../../etcd/watch.js';
+import type { WatchCounters } from '../slots/slot-watch.js';
 import {
   byRevision,
   Candidates,
@@ -19,6 +20,8 @@ export interface ObserveOptions {
    */
   fromRevision?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** Counts the observer's watch restarts and resyncs. */
+  counters?: WatchCounters | undefined;
 }
 
 /**
@@ -52,7 +55,12 @@ export async function* observeLeader(
   let next = BigInt(start.revision) + 1n;
   while (!stopped()) {
     try {
-      for await (const item of watchPrefix(store.client, prefix, next.toString(), { signal })) {
+      const watch = watchPrefix(store.client, prefix, next.toString(), {
+        signal,
+        onRestart: reason => opts.counters?.restarted(reason),
+      });
+      for await (const item of watch) {
+        if (item.type === 'progress') next = BigInt(item.revision) + 1n;
         if (item.type !== 'events') continue;
         for (const run of byRevision(item.events)) {
           for (const e of run) candidates.apply(e);
@@ -69,6 +77,7 @@ export async function* observeLeader(
       if (stopped()) return;
       if (!(err instanceof WatchLostError)) throw err;
       // Compacted past our position: continue from the current state.
+      opts.counters?.resynced();
       start = await readFrom(store, prefix, undefined, signal);
       candidates = new Candidates(start.kvs);
       const head = candidates.head();

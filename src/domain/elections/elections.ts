@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { electionSpace, type ContenderSpace, type KeyLayout } from '../../etcd/keys.js';
 import type { LeaseKeeper } from '../../etcd/lease-keeper.js';
 import type { EtcdStore } from '../../etcd/store.js';
-import type { Metrics } from '../../metrics.js';
+import { watchCounters, type Metrics } from '../../metrics.js';
 import type { Cleanup } from '../cleanup.js';
 import { ElectionTracker, electionSemaphoreMetrics } from './election-metrics.js';
 import { observeLeader, type ObserveOptions } from './election-observer.js';
@@ -73,7 +73,7 @@ export class Elections {
   constructor(private readonly d: ElectionsDeps) {
     this.space = electionSpace(d.keys);
     this.timeLeft = new LeaseTimeLeft(d.store);
-    this.watch = new SlotWatch(d.store, this.space, d.log);
+    this.watch = new SlotWatch(d.store, this.space, d.log, watchCounters(d.metrics, 'elections'));
     this.tracker = new ElectionTracker(
       d.store,
       this.space,
@@ -196,7 +196,10 @@ export class Elections {
 
   /** See {@link observeLeader}. */
   observe(name: string, opts: ObserveOptions = {}): AsyncGenerator<LeaderState> {
-    return observeLeader(this.d.store, this.space, name, this.timeLeft, opts);
+    return observeLeader(this.d.store, this.space, name, this.timeLeft, {
+      ...opts,
+      counters: watchCounters(this.d.metrics, 'observe'),
+    });
   }
 }
 

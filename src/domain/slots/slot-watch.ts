@@ -1,7 +1,18 @@
 import type { Logger } from 'pino';
 import type { EtcdStore } from '../../etcd/store.js';
 import type { ContenderSpace } from '../../etcd/keys.js';
-import { watchPrefix, WatchLostError, type WatchEvent } from '../../etcd/watch.js';
+import {
+  watchPrefix,
+  WatchLostError,
+  type WatchEvent,
+  type WatchRestartReason,
+} from '../../etcd/watch.js';
+
+/** Counts a watch's restarts and resyncs (see `slotlock_etcd_watch_*_total`). */
+export interface WatchCounters {
+  restarted(reason: WatchRestartReason): void;
+  resynced(): void;
+}
 
 /** Receives the changes of one slot (or of every slot, for the "*" listener). */
 export interface SlotListener {
@@ -29,6 +40,10 @@ export class SlotWatch {
     private readonly store: EtcdStore,
     private readonly space: ContenderSpace,
     private readonly log: Logger,
+    private readonly counters: WatchCounters = {
+      restarted: () => undefined,
+      resynced: () => undefined,
+    },
   ) {}
 
   /** The highest revision whose events have all been delivered to listeners. */
@@ -82,9 +97,16 @@ export class SlotWatch {
       try {
         for await (const item of watchPrefix(this.store.client, this.space.root, next.toString(), {
           signal: this.abort.signal,
+          onRestart: (reason, err) => {
+            this.counters.restarted(reason);
+            this.log.info({ err, reason }, 'slot watch restarting');
+          },
         })) {
           if (item.type === 'events') {
             this.dispatch(item.events);
+            this.delivered = BigInt(item.revision);
+            next = this.delivered + 1n;
+          } else if (item.type === 'progress') {
             this.delivered = BigInt(item.revision);
             next = this.delivered + 1n;
           } else if (item.type === 'disconnected') {
@@ -103,6 +125,7 @@ export class SlotWatch {
         this.connected = false;
         this.log.warn({ err }, 'slot watch lost; re-anchoring');
         next = await this.reanchor(err);
+        this.counters.resynced();
         this.forEach(l => {
           l.resynced();
         });

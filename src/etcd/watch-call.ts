@@ -1,0 +1,151 @@
+/**
+ * One gRPC `Watch` call carrying exactly one watcher, opened by us on a host we choose. We do not
+ * use etcd3's `Watcher`/`WatchManager` (1.1.2): it moves its resume revision to every response's
+ * header revision (skipping undelivered catch-up events after a drop), its `cancel()` never
+ * settles once etcd cancelled the watcher (compaction), and with several watchers on its shared
+ * stream a server-side cancel makes it throw "Failed to find watcher" inside the gRPC data
+ * handler, an uncaught exception. Here every watch owns its call: a failure or a cancel ends that
+ * call only, closing it never waits for the library, and the caller owns the resume revision.
+ */
+import type { Etcd3, IWatchCreateRequest, IWatchRequest, IWatchResponse } from 'etcd3';
+
+/** The parts of grpc-js's Metadata we use (etcd3 hands it to us; we do not import grpc-js). */
+interface GrpcMetadata {
+  clone(): GrpcMetadata;
+  set(key: string, value: string): void;
+}
+
+/** The parts of a grpc-js bidirectional stream we use. */
+interface RawWatchStream {
+  write(req: IWatchRequest): boolean;
+  cancel(): void;
+  on(event: 'data', fn: (res: IWatchResponse) => void): this;
+  on(event: 'error', fn: (err: Error) => void): this;
+  on(event: 'end', fn: () => void): this;
+}
+
+interface WatchServiceClient {
+  watch(metadata: GrpcMetadata, options: object): RawWatchStream;
+}
+
+/**
+ * etcd3 1.1.2's connection pool (internal, the version is pinned in package.json): it gives us a
+ * host's cached gRPC client and the auth metadata, trying hosts in the order we yield them.
+ */
+interface ConnectionPool {
+  hosts: unknown[];
+  withConnection<R>(
+    service: 'Watch',
+    fn: (args: { client: WatchServiceClient; metadata: GrpcMetadata }) => R,
+    hosts: Generator,
+  ): Promise<R>;
+}
+
+function poolOf(client: Etcd3): ConnectionPool {
+  const pool = (client as unknown as { pool?: ConnectionPool }).pool;
+  if (pool === undefined || !Array.isArray(pool.hosts)) {
+    throw new Error('etcd3 internals changed: no connection pool (slotlock pins etcd3 1.1.2)');
+  }
+  return pool;
+}
+
+/** The number of etcd endpoints the client knows. */
+export function hostCount(client: Etcd3): number {
+  return poolOf(client).hosts.length;
+}
+
+/** Hosts from `first` on, cycling; the pool skips a host whose circuit breaker is open. */
+function* hostsFrom(hosts: unknown[], first: number): Generator {
+  for (let i = first; ; i++) yield hosts[i % hosts.length];
+}
+
+type Next = { res: IWatchResponse } | { error: Error } | { ended: true };
+
+/**
+ * An open watch call. {@link WatchCall.responses} yields etcd's responses in order and throws
+ * when the stream fails or ends; {@link WatchCall.close} cancels the call at once.
+ */
+export class WatchCall {
+  private readonly queue: Next[] = [];
+  private wake: (() => void) | undefined;
+  private closed = false;
+
+  private constructor(private readonly stream: RawWatchStream) {
+    stream.on('data', res => {
+      this.push({ res });
+    });
+    stream.on('error', error => {
+      this.push({ error });
+    });
+    stream.on('end', () => {
+      this.push({ ended: true });
+    });
+  }
+
+  /**
+   * Opens a call on host `hostIndex` (or the next one whose breaker is closed) and sends `create`.
+   * With `requireLeader` the call carries `hasleader=true` (the Go client's WithRequireLeader):
+   * a member without a leader refuses it, and cancels it once it has had no leader for a few
+   * election timeouts, so a watch never sits silently on a member cut off from the quorum.
+   */
+  static async open(
+    client: Etcd3,
+    hostIndex: number,
+    create: IWatchCreateRequest,
+    requireLeader: boolean,
+  ): Promise<WatchCall> {
+    const pool = poolOf(client);
+    const call = await pool.withConnection(
+      'Watch',
+      ({ client: watchClient, metadata }) => {
+        const md = metadata.clone();
+        if (requireLeader) md.set('hasleader', 'true');
+        return new WatchCall(watchClient.watch(md, {}));
+      },
+      hostsFrom(pool.hosts, hostIndex),
+    );
+    call.stream.write({ create_request: create });
+    return call;
+  }
+
+  /** etcd's responses, in order; throws the stream's error, or an error when it ends. */
+  async *responses(signal: AbortSignal | undefined): AsyncGenerator<IWatchResponse> {
+    const onAbort = () => this.wake?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (signal?.aborted !== true && !this.closed) {
+        const next = this.queue.shift();
+        if (next === undefined) {
+          await new Promise<void>(resolve => {
+            this.wake = resolve;
+          });
+          this.wake = undefined;
+          continue;
+        }
+        if ('error' in next) throw next.error;
+        if ('ended' in next) throw new Error('etcd ended the watch stream');
+        yield next.res;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Cancels the call (idempotent); nothing is awaited. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.stream.cancel();
+    } catch {
+      // Already torn down by the transport: nothing left to cancel.
+    }
+    this.wake?.();
+  }
+
+  private push(next: Next): void {
+    if (this.closed) return;
+    this.queue.push(next);
+    this.wake?.();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * A loopback TCP proxy in front of one etcd client port, so a test can drop every connection
+ * through it (gRPC streams die at once, the etcd member itself stays healthy), hold the answers
+ * of etcd back, or refuse connections for a while.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+export class TcpProxy {
+  private readonly sockets = new Set<Socket>();
+  private refusing = false;
+  private holding = false;
+  private readonly held: (() => void)[] = [];
+  private dropAfterAnswer = false;
+
+  private readonly server: Server;
+  private listeningPort = 0;
+
+  private constructor(targetPort: number, host: string) {
+    this.server = createServer(client => {
+      this.accept(client, targetPort, host);
+    });
+  }
+
+  /** Listens on a free loopback port and forwards every connection to `targetPort`. */
+  static async start(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetPort, host);
+    await new Promise<void>((resolve, reject) => {
+      proxy.server.once('error', reject);
+      proxy.server.listen(0, host, resolve);
+    });
+    const address = proxy.server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+    proxy.listeningPort = address.port;
+    return proxy;
+  }
+
+  /** The proxy's own port. */
+  get port(): number {
+    return this.listeningPort;
+  }
+
+  /** `http://127.0.0.1:<port>`, to use as an etcd endpoint. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Connections currently open through the proxy. */
+  get connections(): number {
+    return this.sockets.size / 2;
+  }
+
+  /** Destroys every open connection (both sides); new connections are accepted as before. */
+  drop(): void {
+    this.held.length = 0;
+    this.holding = false;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  /** Drops every connection and refuses (closes) new ones until {@link TcpProxy.accepting}. */
+  down(): void {
+    this.refusing = true;
+    this.drop();
+  }
+
+  /** Accepts connections again after {@link TcpProxy.down}. */
+  accepting(): void {
+    this.refusing = false;
+  }
+
+  /** Stops forwarding what etcd sends (it is buffered, and discarded by {@link TcpProxy.drop}). */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /**
+   * Forwards the next chunk etcd sends (on an idle, already open connection: the answer to the
+   * next request), then holds everything after it and drops every connection once it is written.
+   */
+  dropAfterNextAnswer(): void {
+    this.dropAfterAnswer = true;
+  }
+
+  async close(): Promise<void> {
+    this.down();
+    await new Promise<void>(resolve => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+  }
+
+  private accept(client: Socket, targetPort: number, host: string): void {
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect({ port: targetPort, host });
+    this.sockets.add(client);
+    this.sockets.add(upstream);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.on('data', chunk => upstream.write(chunk));
+    upstream.on('data', chunk => {
+      if (this.holding) {
+        this.held.push(() => {
+          client.write(chunk);
+        });
+      } else if (this.dropAfterAnswer) {
+        this.dropAfterAnswer = false;
+        this.holding = true;
+        client.write(chunk, () => {
+          this.drop();
+        });
+      } else {
+        client.write(chunk);
+      }
+    });
+  }
+}
