@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { authenticate } from './auth/authenticate.js';
+import { adminRouter } from './http/admin/routes.js';
 import { bundlesRouter } from './http/bundles/routes.js';
 import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections/routes.js';
@@ -34,6 +35,7 @@ export function createApp(s: Services): Express {
   app.use(sessionsRouter(s));
   app.use(electionsRouter(s));
   app.use(fencingRouter(s));
+  app.use(adminRouter(s));
   app.use(healthRouter(s));
   app.use(docsRouter(s));
   app.use(statusRouter(s));

@@ -21,6 +21,8 @@ export interface Authenticator {
    * `unauthenticated` DomainError for a credential that does not verify.
    */
   authenticate(credentials: Credentials, opts?: { signal?: AbortSignal }): Promise<Principal>;
+  /** Re-reads changed credential files now (SIGHUP); they are also watched. */
+  reload(): void;
   /** Stops file watches (API keys, JWKS). */
   close(): void;
 }
@@ -29,5 +31,6 @@ export interface Authenticator {
 export const noAuthentication: Authenticator = {
   enabled: false,
   authenticate: () => Promise.resolve(anonymousAllowedAll),
+  reload: () => undefined,
   close: () => undefined,
 };

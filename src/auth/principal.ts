@@ -15,9 +15,9 @@ export type Verb = (typeof verbs)[number];
 export interface Permission {
   readonly verbs: readonly Verb[];
   /** Slot name prefixes (`""` = every slot). Absent: no slot. */
-  readonly slots?: readonly string[];
+  readonly slots?: readonly string[] | undefined;
   /** Election name prefixes (`""` = every election). Absent: no election. */
-  readonly elections?: readonly string[];
+  readonly elections?: readonly string[] | undefined;
 }
 
 /** How a request proved who it is. */

@@ -1,4 +1,5 @@
 import { Router, type Response } from 'express';
+import { authorize } from '../auth/authorize.js';
 import { asDomainError } from '../domain/errors.js';
 import type { Services } from '../services.js';
 import { statusPageHtml } from './status-page/html.js';
@@ -53,6 +54,8 @@ export function statusRouter(s: Services): Router {
   });
 
   r.get('/v1/status', async (_req, res) => {
+    // It names every holder and leader: a read of everything.
+    authorize(res, 'read', { slotPrefix: '' });
     const signal = requestSignal(res, s.lifecycle);
     const report: StatusReport = {
       generatedAt: new Date().toISOString(),

@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { authorize } from '../../auth/authorize.js';
 import { z } from 'zod';
 import { asDomainError, DomainError, InvalidInputError } from '../../domain/errors.js';
 import type { Leadership } from '../../domain/elections/elections.js';
@@ -27,6 +28,7 @@ export function electionsRouter(s: Services): Router {
   r.post('/v1/elections/:name/campaign', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const { name } = parseInput(electionParams, req.params, '/params');
+    authorize(res, 'elect', { election: name });
     const input = parseInput(body, req.body ?? {}, '/body');
     const preferred = preferredWait(req, s.limits.waitMaxMs);
     const leadership = await s.elections.campaign(
@@ -47,6 +49,7 @@ export function electionsRouter(s: Services): Router {
 
   r.post('/v1/elections/:name/leaders/:token/keepalive', async (req, res) => {
     const { name, token } = parseInput(termParams, req.params, '/params');
+    authorize(res, 'elect', { election: name });
     const kept = await s.elections.keepAlive(name, token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
     });
@@ -56,6 +59,7 @@ export function electionsRouter(s: Services): Router {
   r.put('/v1/elections/:name/leaders/:token/value', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const { name, token } = parseInput(termParams, req.params, '/params');
+    authorize(res, 'elect', { election: name });
     const secret = holderSecret(req, res);
     const { value } = parseInput(proclaimBody, req.body ?? {}, '/body');
     await s.elections.proclaim(name, token, secret, value, {
@@ -66,6 +70,7 @@ export function electionsRouter(s: Services): Router {
 
   r.delete('/v1/elections/:name/leaders/:token', async (req, res) => {
     const { name, token } = parseInput(termParams, req.params, '/params');
+    authorize(res, 'elect', { election: name });
     await s.elections.resign(name, token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
     });
@@ -74,11 +79,13 @@ export function electionsRouter(s: Services): Router {
 
   r.get('/v1/elections/:name/leader', async (req, res) => {
     const { name } = parseInput(electionParams, req.params, '/params');
+    authorize(res, 'read', { election: name });
     res.json(await s.elections.leader(name, { signal: requestSignal(res, s.lifecycle) }));
   });
 
   r.get('/v1/elections/:name/observe', async (req, res) => {
     const { name } = parseInput(electionParams, req.params, '/params');
+    authorize(res, 'read', { election: name });
     const fromRevision = lastEventId(req);
     const signal = requestSignal(res, s.lifecycle);
     const stream = new EventStream(res, { retryMs: RETRY_MS, keepAliveMs: KEEPALIVE_MS });

@@ -1,4 +1,5 @@
 import { Router, type RequestHandler } from 'express';
+import { authorize } from '../../auth/authorize.js';
 import { jsonBody, jsonRequestBody } from '../json-body.js';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.js';
@@ -50,6 +51,7 @@ export function fencingRouter(s: Services): Router {
   r.put('/v1/slots/:slot/fenced/:record', json, async (req, res) => {
     requireJson(req);
     const { slot, record } = parseInput(recordParams, req.params, '/params');
+    authorize(res, 'fenced-write', { slot });
     const secret = holderSecret(req, res);
     const { token, value } = parseInput(writeBody, req.body ?? {}, '/body');
     if (Buffer.byteLength(value) > FENCED_VALUE_MAX_BYTES) {
@@ -68,6 +70,7 @@ export function fencingRouter(s: Services): Router {
 
   r.get('/v1/slots/:slot/fenced/:record', async (req, res) => {
     const { slot, record } = parseInput(recordParams, req.params, '/params');
+    authorize(res, 'read', { slot });
     const v = await s.fenced.read(slot, record, { signal: requestSignal(res, s.lifecycle) });
     res.json({ slot, record, value: v.value, token: v.token, revision: v.revision });
   });
@@ -75,6 +78,7 @@ export function fencingRouter(s: Services): Router {
   r.post('/v1/slots/:slot/stale-reports', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const { slot } = parseInput(slotParams, req.params, '/params');
+    authorize(res, 'fenced-write', { slot });
     const input = parseInput(reportBody, req.body ?? {}, '/body');
     const out = await s.staleReports.report(
       { slot, ...input },

@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { authorize } from '../../auth/authorize.js';
 import { z } from 'zod';
 import { InvalidInputError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
@@ -26,6 +27,7 @@ export function slotsRouter(s: Services): Router {
   r.post('/v1/slots/:slot/grants', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const { slot } = parseInput(slotParams, req.params, '/params');
+    authorize(res, 'acquire', { slot });
     const input = parseInput(body, req.body ?? {}, '/body');
     const preferred = preferWaitMs(req);
     if (preferred !== undefined && preferred > s.limits.waitMaxMs) {
@@ -73,6 +75,7 @@ export function slotsRouter(s: Services): Router {
 
   r.post('/v1/slots/:slot/grants/:token/keepalive', async (req, res) => {
     const { slot, token } = parseInput(grantParams, req.params, '/params');
+    authorize(res, 'acquire', { slot });
     const secret = holderSecret(req, res);
     const kept = await s.semaphore.keepAlive(slot, token, secret, {
       signal: requestSignal(res, s.lifecycle),
@@ -82,6 +85,7 @@ export function slotsRouter(s: Services): Router {
 
   r.delete('/v1/slots/:slot/grants/:token', async (req, res) => {
     const { slot, token } = parseInput(grantParams, req.params, '/params');
+    authorize(res, 'acquire', { slot });
     await s.semaphore.release(slot, token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
     });
@@ -90,21 +94,25 @@ export function slotsRouter(s: Services): Router {
 
   r.get('/v1/slots/:slot', async (req, res) => {
     const { slot } = parseInput(slotParams, req.params, '/params');
+    authorize(res, 'read', { slot });
     res.json(await s.reader.inspect(slot, { signal: requestSignal(res, s.lifecycle) }));
   });
 
   r.get('/v1/slots', async (req, res) => {
     const q = parseInput(listQuery, req.query, '/query');
+    authorize(res, 'read', { slotPrefix: q.prefix });
     res.json(await s.reader.list(q.prefix, q.limit, { signal: requestSignal(res, s.lifecycle) }));
   });
 
   r.get('/v1/slots/:slot/tokens/:token', async (req, res) => {
     const { slot, token } = parseInput(grantParams, req.params, '/params');
+    authorize(res, 'read', { slot }, s.config.AUTH_PUBLIC_TOKEN_CHECKS);
     res.json(await s.reader.check(slot, token, { signal: requestSignal(res, s.lifecycle) }));
   });
 
   r.get('/v1/slots/:slot/queue', async (req, res) => {
     const { slot } = parseInput(slotParams, req.params, '/params');
+    authorize(res, 'acquire', { slot });
     const key = requiredIdempotencyKey(req);
     const p = await s.reader.position(slot, key, { signal: requestSignal(res, s.lifecycle) });
     res.json({ slot, ...p });
@@ -112,6 +120,7 @@ export function slotsRouter(s: Services): Router {
 
   r.delete('/v1/slots/:slot/queue', async (req, res) => {
     const { slot } = parseInput(slotParams, req.params, '/params');
+    authorize(res, 'acquire', { slot });
     const key = requiredIdempotencyKey(req);
     await s.semaphore.cancel(slot, key, { signal: requestSignal(res, s.lifecycle) });
     res.status(204).end();
