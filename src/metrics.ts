@@ -122,6 +122,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     }),
+    etcdNoSpace: new Gauge({
+      name: 'slotlock_etcd_nospace_alarm',
+      help: "1 while etcd's NOSPACE alarm is raised (etcd refuses every write), as this replica last saw it; 0 otherwise.",
+      registers,
+    }),
     grantsHeld: new Gauge({
       name: 'slotlock_lock_grants_held',
       help: "Grants made by this replica that have not ended yet (this replica's view; sum over replicas).",
@@ -195,6 +200,7 @@ export const etcdOps = [
   'lease_revoke',
   'lease_keepalive',
   'lease_ttl',
+  'alarm',
 ] as const;
 
 /** The service's etcd watches, as labelled on the watch metrics. */

@@ -59,6 +59,8 @@ export interface EtcdMemberOptions {
    * cluster member, whose `/health` stays false until quorum). Default: by initial cluster size.
    */
   waitFor?: 'healthy' | 'listening' | undefined;
+  /** Further etcd flags, e.g. `--quota-backend-bytes=...` or `--max-txn-ops=...` (tests, chaos). */
+  extraArgs?: readonly string[] | undefined;
 }
 
 /** A running etcd process. `exited` resolves with the exit code, or null when ended by a signal. */
@@ -262,6 +264,7 @@ function etcdArgs(o: RunningMember['options'], clientUrl: string, peerUrl: strin
   ];
   if (o.heartbeatMs !== undefined) args.push(`--heartbeat-interval=${o.heartbeatMs}`);
   if (o.electionMs !== undefined) args.push(`--election-timeout=${o.electionMs}`);
+  if (o.extraArgs !== undefined) args.push(...o.extraArgs);
   return args;
 }
 

@@ -243,6 +243,20 @@ export class EtcdStore {
     return { ttlS: Number(res.TTL), grantedTtlS: Number(res.grantedTTL) };
   }
 
+  /**
+   * The alarms raised on any member of the cluster (`NOSPACE`, `CORRUPT`), e.g. for readiness.
+   * Sets `slotlock_etcd_nospace_alarm` from the answer.
+   */
+  async alarms(opts: CallOptions = {}): Promise<string[]> {
+    const res = await this.call('alarm', opts, () =>
+      this.client.maintenance.alarm({ action: 'Get', memberID: '0', alarm: 'None' }),
+    );
+    // etcd3 names the alarms by its enum keys ('Nospace', 'Corrupt'): upper-case them as etcd does.
+    const alarms = res.alarms.map(a => a.alarm.toUpperCase());
+    this.metrics.etcdNoSpace.set(alarms.includes('NOSPACE') ? 1 : 0);
+    return alarms;
+  }
+
   /** etcd's current revision, read linearizably (used by readiness and to anchor watches). */
   async revision(opts: CallOptions = {}): Promise<string> {
     const res = await this.range({ key: '\0', countOnly: true }, opts);
@@ -262,6 +276,8 @@ export class EtcdStore {
       const result = await abortable(fn(), opts.signal);
       if (this.faults.loseAnswer?.(op) === true) throw new InjectedLostAnswer(op);
       this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
+      // A write went through: etcd's NOSPACE alarm (if this replica saw one) is disarmed.
+      if (op === 'txn' || op === 'lease_grant') this.metrics.etcdNoSpace.set(0);
       return result;
     } catch (err) {
       if (flags.leaseGoneIsOk === true && isLeaseNotFound(err)) {
@@ -271,6 +287,7 @@ export class EtcdStore {
       const gaveUp = this.callerGaveUp(err, op, opts);
       if (gaveUp !== undefined) throw gaveUp;
       const translated = translateEtcdError(err, op, this.retryAfterS, op === 'txn');
+      if (translated.code === 'etcd_nospace') this.metrics.etcdNoSpace.set(1);
       this.metrics.etcdRequests.inc({
         op,
         outcome: translated.code === 'etcd_unavailable' ? 'unavailable' : 'error',
