@@ -87,12 +87,14 @@ function overview(l: Limits): string {
   ].join('\n');
 }
 
+/** Probes and metrics: always public (`security: []`), whatever authentication is configured. */
 function registerHealthPaths(reg: OpenAPIRegistry): void {
   reg.registerPath({
     method: 'get',
     path: '/livez',
     operationId: 'livez',
     tags: ['health'],
+    security: [],
     summary: 'The process answers (never asks etcd)',
     responses: {
       200: {
@@ -113,6 +115,7 @@ function registerHealthPaths(reg: OpenAPIRegistry): void {
     path: '/readyz',
     operationId: 'readyz',
     tags: ['health'],
+    security: [],
     summary: 'etcd answers in time and the replica is not draining',
     responses: {
       200: { description: 'Ready', content: { 'application/json': { schema: readiness } } },
@@ -128,6 +131,7 @@ function registerHealthPaths(reg: OpenAPIRegistry): void {
     path: '/metrics',
     operationId: 'metrics',
     tags: ['health'],
+    security: [],
     summary: 'Prometheus metrics (slotlock_* and process defaults)',
     responses: {
       200: {

@@ -16,17 +16,43 @@ export function holderSecret(req: Request, res: Response): string {
   const header = req.headers['slotlock-secret'];
   const own = typeof header === 'string' ? secretPattern.exec(header) : null;
   if (own?.[1] !== undefined) return own[1];
-  if (header === undefined && !authContextOf(res).enforced) {
-    const legacy = req.headers.authorization;
-    const match = legacy === undefined ? null : legacyPattern.exec(legacy);
-    if (match?.[1] !== undefined) return match[1];
-  }
+  const legacy =
+    header === undefined && !authContextOf(res).enforced ? req.headers.authorization : undefined;
+  const match = legacy === undefined ? null : legacyPattern.exec(legacy);
+  if (match?.[1] !== undefined) return match[1];
+  const wrong = malformedSecret(header, legacy);
+  if (wrong !== undefined) throw wrong;
   throw new InvalidInputError('the holder secret is missing: send "Slotlock-Secret: <secret>"', [
     {
       pointer: '/headers/slotlock-secret',
       detail: 'expected the secret returned with the grant, session or leadership',
     },
   ]);
+}
+
+/** Why a holder secret that was sent is not usable: a malformed value, or a missing scheme. */
+function malformedSecret(
+  header: string | string[] | undefined,
+  legacy: string | undefined,
+): InvalidInputError | undefined {
+  if (header !== undefined) {
+    return new InvalidInputError(
+      'the Slotlock-Secret header is malformed: send the secret exactly as it was returned',
+      [{ pointer: '/headers/slotlock-secret', detail: 'expected 1-512 of [A-Za-z0-9._~+/=-]' }],
+    );
+  }
+  if (legacy === undefined) return undefined;
+  const scheme = /^(\S+) +\S/.exec(legacy)?.[1];
+  const detail =
+    scheme === undefined
+      ? 'the Authorization header has no scheme'
+      : scheme.toLowerCase() === 'bearer'
+        ? 'the secret in the Authorization header is malformed'
+        : `the Authorization header uses the scheme "${scheme}", not Bearer`;
+  return new InvalidInputError(
+    `${detail}: send the secret as "Slotlock-Secret: <secret>" ("Authorization: Bearer <secret>" also works while the server has no authentication)`,
+    [{ pointer: '/headers/authorization', detail: 'expected "Bearer <secret>"' }],
+  );
 }
 
 /**

@@ -117,7 +117,7 @@ export class OpenApiResponses {
       if (r.status !== 405 || r.headers?.get('allow') == null) {
         throw new Error(`${where}: ${template} has no ${r.method}; expected a 405 with Allow`);
       }
-      this.validate(`${where} (405)`, { $ref: `${specId}#/$defs/Problem` }, r.body);
+      this.validate(`${where} (405)`, { $ref: '#/components/schemas/Problem' }, r.body);
       return;
     }
     const response = op.responses[String(r.status)] ?? op.responses.default;

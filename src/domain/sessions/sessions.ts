@@ -14,6 +14,13 @@ export interface Session {
   expiresInMs: number;
 }
 
+/** What anyone may read about a session by its id: the TTL of its lease and the time left. */
+export interface SessionView {
+  id: string;
+  ttlS: number;
+  expiresInMs: number;
+}
+
 /**
  * Client sessions: one etcd lease a client keeps alive and takes many grants under (one
  * transaction each). A marker key on the lease, named by the hash of the session secret, proves
@@ -82,6 +89,23 @@ export class Sessions {
     if (ttl <= 0) throw new DomainError('session_gone', 'the session has expired');
     this.deadlines.renewed(ref.leaseId, ttl, sentAt);
     return { session: token, ttlS: ttl, expiresInMs: timeRemaining(ttl, sentAt) };
+  }
+
+  /**
+   * Reads a session by its id (its lease in hex), without the secret: the TTL etcd granted the
+   * lease and the time left on it. `session_gone` unless the lease is alive and carries a session
+   * marker, so the lease of a plain grant is never described as a session.
+   */
+  async read(id: string, opts: { signal?: AbortSignal } = {}): Promise<SessionView> {
+    const sentAt = performance.now();
+    const [markers, ttl] = await Promise.all([
+      this.store.range({ prefix: this.keys.session(id, ''), countOnly: true }, opts),
+      this.store.leaseTimeToLive(BigInt(`0x${id}`).toString(), opts),
+    ]);
+    if (markers.count === 0 || ttl.ttlS < 0) {
+      throw new DomainError('session_gone', `no live session has id ${id} (ended or expired)`);
+    }
+    return { id, ttlS: ttl.grantedTtlS, expiresInMs: timeRemaining(ttl.ttlS, sentAt) };
   }
 
   /** Ends the session: every grant under it is released at once. */

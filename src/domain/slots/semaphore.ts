@@ -62,7 +62,7 @@ export class Semaphore {
     const mode = req.waitMs > 0 ? 'wait' : 'try';
     const endTimer = metrics.acquireDuration.startTimer({ mode });
     try {
-      const grant = await acquireOnce(this.c, req, opts.signal);
+      const grant = withSessionTtl(await acquireOnce(this.c, req, opts.signal), req, this.c);
       const outcome = grant.replayed ? 'replayed' : grant.waited ? 'after_wait' : 'immediate';
       endTimer({ outcome });
       metrics.acquires.inc({ outcome });
@@ -131,4 +131,14 @@ function acquireOutcome(err: unknown): string {
     default:
       return 'error';
   }
+}
+
+/**
+ * A grant under a session lives on the session's lease, so it reports that lease's TTL (which
+ * acquiring it just learned or confirmed), not the `ttlSeconds` the request asked for.
+ */
+function withSessionTtl(grant: Grant, req: AcquireRequest, c: SemaphoreContext): Grant {
+  const leaseId = req.session?.leaseId;
+  const ttlS = leaseId === undefined ? undefined : c.sessionDeadlines.grantedTtlS(leaseId);
+  return ttlS === undefined ? grant : { ...grant, ttlS };
 }

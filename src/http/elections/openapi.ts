@@ -1,4 +1,4 @@
-import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import type { OpenAPIRegistry, ZodMediaTypeObject } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { bodyCodes, commonCodes, problemResponses } from '../openapi-problems.js';
 import { preferenceApplied, preferHeader } from '../slots/openapi.js';
@@ -15,6 +15,36 @@ import { electionName, fencingToken, type Limits } from '../schemas.js';
 const electionParams = z.object({ name: electionName });
 const termParams = z.object({ name: electionName, token: fencingToken });
 const holderSecret = [{ holderSecret: [] }];
+
+/** The `problem` event of an observe stream that failed after its 200. */
+const streamProblem = z
+  .object({
+    type: z.string().openapi({ description: '`urn:slotlock:problem:<code>`' }),
+    code: z.string(),
+    detail: z.string(),
+  })
+  .openapi('StreamProblem');
+
+/**
+ * The observe stream as a media type: OpenAPI 3.1 has no schema for SSE events, so `x-sse-events`
+ * names each event with the schema of its JSON `data` (and whether it carries an `id`).
+ */
+const observeEvents = {
+  schema: z.string().openapi({
+    description: 'event: leader\\nid: <revision>\\ndata: <LeaderState JSON>\\n\\n',
+  }),
+  'x-sse-events': {
+    leader: {
+      description: 'The current leader state, then each change; id is the etcd revision',
+      id: 'etcd revision (send it back as Last-Event-ID to resume)',
+      data: { $ref: '#/components/schemas/LeaderState' },
+    },
+    problem: {
+      description: 'The stream failed after the 200; reconnect with Last-Event-ID',
+      data: { $ref: '#/components/schemas/StreamProblem' },
+    },
+  },
+} as ZodMediaTypeObject;
 
 /** Registers /v1/elections: campaign, keepalive, proclaim, resign, leader, observe (SSE). */
 export function registerElectionPaths(reg: OpenAPIRegistry, l: Limits): void {
@@ -114,7 +144,14 @@ export function registerElectionPaths(reg: OpenAPIRegistry, l: Limits): void {
   registerReadPaths(reg);
 }
 
+/** Components only the SSE description refers to (zod-to-openapi does not see those refs). */
+function registerEventSchemas(reg: OpenAPIRegistry): void {
+  reg.register('LeaderState', leaderState);
+  reg.register('StreamProblem', streamProblem);
+}
+
 function registerReadPaths(reg: OpenAPIRegistry): void {
+  registerEventSchemas(reg);
   reg.registerPath({
     method: 'get',
     path: '/v1/elections/{name}/leader',
@@ -151,14 +188,11 @@ function registerReadPaths(reg: OpenAPIRegistry): void {
     },
     responses: {
       200: {
-        description: 'text/event-stream of "leader" events (data: LeaderState, id: revision)',
-        content: {
-          'text/event-stream': {
-            schema: z.string().openapi({
-              description: 'event: leader\\nid: <revision>\\ndata: <LeaderState JSON>',
-            }),
-          },
-        },
+        description:
+          'text/event-stream of "leader" events (data: LeaderState, id: revision) and, when the ' +
+          'stream fails after the 200, one "problem" event (data: StreamProblem) before it ends. ' +
+          "x-sse-events gives the schema of each event's data.",
+        content: { 'text/event-stream': observeEvents },
       },
       ...problemResponses(commonCodes),
     },

@@ -2,7 +2,7 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { bodyCodes, commonCodes, problemResponses } from '../openapi-problems.js';
 import { type Limits } from '../schemas.js';
-import { sessionBody, sessionResponse } from './schemas.js';
+import { sessionBody, sessionResponse, sessionView } from './schemas.js';
 
 // The handler's own params schema is private to sessions.ts; this one only documents it.
 const sessionParams = z.object({
@@ -14,7 +14,7 @@ const sessionParams = z.object({
 
 const sessionToken = [{ sessionToken: [] }];
 
-/** Registers /v1/sessions: create, keepalive, end (which releases every grant under it). */
+/** Registers /v1/sessions: create, read, keepalive, end (which releases every grant under it). */
 export function registerSessionPaths(reg: OpenAPIRegistry, l: Limits): void {
   reg.registerPath({
     method: 'post',
@@ -37,6 +37,23 @@ export function registerSessionPaths(reg: OpenAPIRegistry, l: Limits): void {
         content: { 'application/json': { schema: sessionResponse } },
       },
       ...problemResponses([...commonCodes, ...bodyCodes]),
+    },
+  });
+
+  reg.registerPath({
+    method: 'get',
+    path: '/v1/sessions/{id}',
+    operationId: 'readSession',
+    tags: ['sessions'],
+    summary: 'The TTL and time left of a session (no secret needed)',
+    description:
+      'Anyone who knows the id may read whether the session lives and how long it has left; ' +
+      'the session token is never shown. A lease that is not a session answers 410 like an ' +
+      'ended one.',
+    request: { params: sessionParams },
+    responses: {
+      200: { description: 'The session', content: { 'application/json': { schema: sessionView } } },
+      ...problemResponses([...commonCodes, 'session_gone']),
     },
   });
 

@@ -11,7 +11,7 @@ const sessionParams = z.strictObject({
   id: z.string().regex(/^[0-9a-f]{1,16}$/, 'must be a session id'),
 });
 
-/** Client sessions: create, keep alive, end (which releases every grant taken under it). */
+/** Client sessions: create, read, keep alive, end (which releases every grant taken under it). */
 export function sessionsRouter(s: Services): Router {
   const r = Router();
   const body = sessionBody(s.limits);
@@ -29,6 +29,13 @@ export function sessionsRouter(s: Services): Router {
       ttlSeconds: created.ttlS,
       expiresInMs: created.expiresInMs,
     });
+  });
+
+  // Reading a session needs no secret: its id reveals only whether it lives and its TTL.
+  r.get('/v1/sessions/:id', async (req, res) => {
+    const { id } = parseInput(sessionParams, req.params, '/params');
+    const v = await s.sessions.read(id, { signal: requestSignal(res, s.lifecycle) });
+    res.json({ id: v.id, ttlSeconds: v.ttlS, expiresInMs: v.expiresInMs });
   });
 
   r.post('/v1/sessions/:id/keepalive', async (req, res) => {

@@ -19,3 +19,18 @@ export const sessionResponse = z
     expiresInMs: z.number().int(),
   })
   .openapi('Session');
+
+/** `GET /v1/sessions/{id}`: what anyone may read about a session (never its token). */
+export const sessionView = z
+  .object({
+    id: z.string(),
+    ttlSeconds: z.number().int().openapi({
+      description:
+        "The TTL etcd granted the session's lease; every grant under the session reports it",
+    }),
+    expiresInMs: z
+      .number()
+      .int()
+      .openapi({ description: 'Time left on the session lease, measured before it was read' }),
+  })
+  .openapi('SessionView');
