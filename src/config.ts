@@ -72,6 +72,7 @@ export const configSchema = z
     TLS_CERT_FILE: z.string().min(1).optional(),
     TLS_KEY_FILE: z.string().min(1).optional(),
     TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+    TLS_CLIENT_CERT_REQUIRED: bool.default(true),
   })
   .superRefine((c, ctx) => {
     if (c.TTL_MIN_S > c.TTL_MAX_S) {

@@ -1,13 +1,15 @@
-import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createApp } from './app.js';
 import { buildInfo, replicaId } from './build-info.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { connectEtcd } from './etcd/client.js';
 import { startEmbeddedEtcd, type EmbeddedEtcd } from './embedded-etcd/embedded-default.js';
+import { describeListenError } from './listen-error.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
+import { listenHost } from './auth/protected-mode.js';
+import { createListener, type Listener } from './auth/tls-server.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -17,8 +19,10 @@ const version = (
 
 async function main(): Promise<void> {
   let config: Config;
+  let host: string;
   try {
     config = loadConfig();
+    host = listenHost(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`slotlock: ${err.message}\n`);
@@ -60,30 +64,51 @@ async function main(): Promise<void> {
     keyFile: config.ETCD_KEY_FILE,
   });
   const metrics = createMetrics();
-  const services = createServices(config, client, log, metrics);
-  const server = createServer(createApp(services));
+  let services: Services;
+  let listener: Listener;
+  try {
+    services = createServices(config, client, log, metrics);
+    listener = createListener(createApp(services), config, log);
+  } catch (err) {
+    // A credential, JWKS or certificate file that cannot be read or parsed.
+    log.fatal({ err }, 'cannot start');
+    process.stderr.write(`slotlock: ${err instanceof Error ? err.message : String(err)}\n`);
+    client.close();
+    if (embedded !== undefined) await embedded.stop();
+    process.exit(1);
+  }
+  const server = listener.server;
   server.headersTimeout = 60_000;
   server.requestTimeout = config.WAIT_MAX_MS + 30_000;
   server.keepAliveTimeout = 5_000;
 
-  const host = config.HOST ?? (embedded === undefined ? '0.0.0.0' : '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.PORT, host, resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, host, resolve);
+    });
+  } catch (err) {
+    // One line naming PORT/HOST, not a stack; nothing was served, so stop what was started.
+    log.fatal({ err }, 'cannot listen');
+    process.stderr.write(`slotlock: ${describeListenError(err, config.PORT, host)}\n`);
+    client.close();
+    if (embedded !== undefined) await embedded.stop();
+    process.exit(1);
+  }
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host;
   log.info(
     {
-      api: `http://${shown}:${port}/v1`,
-      metrics: `http://${shown}:${port}/metrics`,
+      host,
+      api: `${listener.scheme}://${shown}:${port}/v1`,
+      metrics: `${listener.scheme}://${shown}:${port}/metrics`,
       etcd: endpoints,
       ...(embedded === undefined
         ? {}
         : { etcdPid: embedded.member.pid, etcdDataDir: embedded.dataDir }),
     },
-    `slotlock listening on http://${shown}:${port} (API /v1, metrics /metrics, docs /docs); etcd at ${endpoints.join(',')}` +
+    `slotlock listening on ${listener.scheme}://${shown}:${port} (API /v1, metrics /metrics, docs /docs); etcd at ${endpoints.join(',')}` +
       (embedded === undefined ? '' : ` (embedded, data in ${embedded.dataDir})`),
   );
   void anchorWatches(() => services.start(), log);
@@ -111,11 +136,17 @@ async function main(): Promise<void> {
     clearTimeout(deadline);
     clearInterval(idle);
     await services.close();
+    listener.close();
     client.close();
     if (embedded !== undefined) await embedded.stop();
     log.info('stopped');
     process.exit(0);
   };
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: re-reading changed credential and certificate files');
+    services.auth.reload();
+    listener.reload();
+  });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void shutdown(signal));
   }
