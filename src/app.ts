@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { authenticate } from './auth/authenticate.js';
 import { adminRouter } from './http/admin/routes.js';
 import { bundlesRouter } from './http/bundles/routes.js';
+import { bundlesRouter } from './http/bundles/routes.js';
 import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections/routes.js';
 import { fencingRouter } from './http/fencing/routes.js';
@@ -31,6 +32,7 @@ export function createApp(s: Services): Express {
   app.use(rateLimits(s.config));
   // The hot routes first: each router a request passes on the way costs it a little.
   app.use(slotsRouter(s));
+  app.use(bundlesRouter(s));
   app.use(bundlesRouter(s));
   app.use(sessionsRouter(s));
   app.use(electionsRouter(s));

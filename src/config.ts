@@ -51,6 +51,7 @@ export const configSchema = z
     LOCK_DELAY_MAX_MS: int(0, 600_000).default(60_000),
     ELECTIONS_MAX: int(1, 10_000).default(100),
     BUNDLE_SLOTS_MAX: int(1, 40).default(16),
+    BUNDLE_SLOTS_MAX: int(1, 40).default(16),
     RETRY_AFTER_S: int(1, 60).default(1),
     SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
     READINESS_TIMEOUT_MS: int(50, 30_000).default(1000),

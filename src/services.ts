@@ -6,6 +6,7 @@ import { Cleanup } from './domain/cleanup.js';
 import { Elections } from './domain/elections/elections.js';
 import { FencedStore } from './domain/fencing/fenced-store.js';
 import { Semaphore } from './domain/slots/semaphore.js';
+import { Bundles } from './domain/bundles/bundles.js';
 import { Sessions } from './domain/sessions/sessions.js';
 import { SessionDeadlines } from './domain/sessions/session-deadlines.js';
 import { SlotReader } from './domain/slots/slot-reader.js';
@@ -35,6 +36,8 @@ export interface Services {
   watch: SlotWatch;
   cleanup: Cleanup;
   semaphore: Semaphore;
+  /** Several slots taken together, all or none (built on the semaphore's queues). */
+  bundles: Bundles;
   reader: SlotReader;
   sessions: Sessions;
   /** Leader elections (a second semaphore and watch, over the election key space). */
@@ -119,6 +122,7 @@ export function createServices(
     watch,
     cleanup,
     semaphore,
+    bundles: new Bundles({ ...semaphore.context, keys, maxSlots: config.BUNDLE_SLOTS_MAX }),
     reader: new SlotReader(store, slots, metrics),
     sessions: new Sessions(store, keys, leases, sessionDeadlines),
     elections,

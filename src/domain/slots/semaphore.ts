@@ -41,6 +41,14 @@ export class Semaphore {
     });
   }
 
+  /**
+   * What the verbs share on this replica (queues, watch, cleanup), for verbs built on the same
+   * machinery elsewhere (bundles take several slots through these queues).
+   */
+  get context(): SemaphoreContext {
+    return this.c;
+  }
+
   /** Requests waiting in this replica. */
   get waiting(): number {
     return this.c.room.waiting;
