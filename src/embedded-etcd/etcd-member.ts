@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findEtcdBinary, ETCD_INSTALL_COMMAND } from './etcd-binary.js';
 import { listenOnFreePorts } from './free-port.js';
+import { stopProcess } from './process-state.js';
 
 const TAIL_BYTES = 4096;
 const PROBE_TIMEOUT_MS = 1000;
@@ -75,8 +76,12 @@ export interface EtcdMember {
   stop(opts?: { timeoutMs?: number }): Promise<void>;
   /** SIGKILL, resolving once the process is gone. */
   kill(): Promise<void>;
-  /** SIGSTOP: the process keeps its sockets but answers nothing. */
-  pause(): void;
+  /**
+   * SIGSTOP: the process keeps its sockets but answers nothing. Resolves once the kernel reports
+   * it stopped (`T` in `/proc/<pid>/stat`): the signal is delivered asynchronously, so without the
+   * wait a request sent right after could still be served.
+   */
+  pause(): Promise<void>;
   /** SIGCONT after {@link EtcdMember.pause}. */
   resume(): void;
   /** Stops this process if needed and starts a new one on the same name, data dir and ports. */
@@ -160,9 +165,9 @@ class RunningMember implements EtcdMember {
     await this.exited;
   }
 
-  pause(): void {
+  async pause(): Promise<void> {
     if (!this.running) throw new Error(`etcd ${this.name} is not running`);
-    this.signalProcess('SIGSTOP');
+    await stopProcess(this.pid);
   }
 
   resume(): void {

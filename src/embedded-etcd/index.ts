@@ -7,3 +7,4 @@ export { ETCD_INSTALL_COMMAND, ensureEtcdInstalled, findEtcdBinary } from './etc
 export { freePort } from './free-port.js';
 export { startEtcdMember, type EtcdMember, type EtcdMemberOptions } from './etcd-member.js';
 export { startEtcdCluster, type EtcdCluster, type EtcdClusterOptions } from './etcd-cluster.js';
+export { processState, stopProcess } from './process-state.js';

@@ -120,7 +120,7 @@ describe('etcd-process', () => {
     await withTempDir(async dir => {
       const member = await startEtcdMember({ name: 'paused', dataDir: join(dir, 'data') });
       try {
-        member.pause();
+        await member.pause();
         const probe = fetch(`${member.clientUrl}/health`, { signal: AbortSignal.timeout(300) });
         await expect(probe).rejects.toThrow();
         member.resume();
@@ -128,11 +128,33 @@ describe('etcd-process', () => {
           signal: AbortSignal.timeout(2000),
         });
         expect(res.ok).toBe(true);
-        member.pause();
+        await member.pause();
       } finally {
         await member.stop({ timeoutMs: 3000 });
       }
       expect(isAlive(member.pid)).toBe(false);
+    });
+  });
+
+  it('resolves pause() only once the kernel shows the process stopped (state T)', async () => {
+    await withTempDir(async dir => {
+      const member = await startEtcdMember({ name: 'stopped', dataDir: join(dir, 'data') });
+      const state = () => {
+        const stat = readFileSync(`/proc/${member.pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      };
+      try {
+        // SIGSTOP is delivered asynchronously; read the state the moment pause() resolves.
+        const seen: string[] = [];
+        for (let i = 0; i < 20; i++) {
+          await member.pause();
+          seen.push(state());
+          member.resume();
+        }
+        expect(seen).toEqual(Array.from({ length: 20 }, () => 'T'));
+      } finally {
+        await member.stop({ timeoutMs: 3000 });
+      }
     });
   });
 

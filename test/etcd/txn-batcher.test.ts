@@ -162,7 +162,7 @@ describe('group commit of transactions (TxnBatcher in EtcdStore), against real e
           deadlineMs: 600,
         });
         await hanging.txn(createTxn('warm#h/', 'warm#h/1'));
-        member.pause();
+        await member.pause();
         const settle = (s: string) => {
           const at = performance.now();
           return hanging.txn(createTxn(`${s}#h/`, `${s}#h/1`), { group: `${s}#` }).then(

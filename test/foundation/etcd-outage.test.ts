@@ -28,7 +28,7 @@ describe('behaviour while etcd is unreachable', () => {
 
   it('keeps /livez at 200, turns /readyz 503 within 2 s, answers grants with a fast 503, and recovers', async () => {
     expect((await call(svc.url, 'GET', '/readyz')).status).toBe(200);
-    member.pause();
+    await member.pause();
     try {
       const t0 = performance.now();
       const ready = await call(svc.url, 'GET', '/readyz');

@@ -82,7 +82,7 @@ describe('HTTP request metrics', () => {
   it('counts a 503 from GET leader during an etcd outage as a 5xx of its route', async () => {
     const route = '/v1/elections/:name/leader';
     expect((await call(svc.url, 'GET', '/v1/elections/e1/leader')).status).toBe(200);
-    member.pause();
+    await member.pause();
     try {
       const r = await call(svc.url, 'GET', '/v1/elections/e1/leader');
       expect(r.status).toBe(503);

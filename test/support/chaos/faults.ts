@@ -109,7 +109,7 @@ async function killMember(ctx: FaultContext): Promise<FaultRecord> {
 async function pauseMember(ctx: FaultContext): Promise<FaultRecord> {
   const { member } = await target(ctx);
   const start = nowMs();
-  member.pause();
+  await member.pause();
   try {
     await sleep(ctx.spec.faultMs);
   } finally {
@@ -132,7 +132,7 @@ async function isolateMember(ctx: FaultContext): Promise<FaultRecord> {
   const others = ctx.cluster.members.filter(m => m !== member).map(m => portOf(m.peerUrl));
   const start = nowMs();
   if (ctx.netns) await isolate(index, portOf(member.peerUrl), others);
-  else member.pause();
+  else await member.pause();
   try {
     await sleep(ctx.spec.faultMs);
   } finally {
