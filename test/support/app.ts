@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Etcd3 } from 'etcd3';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { connectEtcd } from '../../src/etcd/client.js';
@@ -30,7 +30,7 @@ export interface TestService {
  */
 export async function startTestService(
   env: Record<string, string> = {},
-  opts: { endpoints?: string[]; etcdFaults?: EtcdFaults } = {},
+  opts: { endpoints?: string[]; etcdFaults?: EtcdFaults; log?: Logger } = {},
 ): Promise<TestService> {
   const config = loadConfig({
     ETCD_ENDPOINTS: (opts.endpoints ?? etcdEndpoints()).join(','),
@@ -43,7 +43,7 @@ export async function startTestService(
     callTimeoutMs: config.ETCD_CALL_TIMEOUT_MS,
     retryAfterS: config.RETRY_AFTER_S,
   });
-  const log = pino({ level: config.LOG_LEVEL });
+  const log = opts.log ?? pino({ level: config.LOG_LEVEL });
   const services = createServices(
     config,
     client,
