@@ -74,18 +74,26 @@ export const keepAliveResponse = z
   })
   .openapi('KeepAlive');
 
+const holderView = z.object({
+  holder: z.string(),
+  token: fencingToken,
+  expiresInMs: z.number().int().nullable(),
+  session: z.boolean(),
+  bundle: z
+    .object({ id: z.string(), slots: z.array(slotName) })
+    .optional()
+    .openapi({ description: 'Set for a member of a bundle: its id and all its slots' }),
+});
+
 export const slotView = z
   .object({
     slot: slotName,
     capacity: z.number().int().nullable(),
-    holders: z.array(
-      z.object({
-        holder: z.string(),
-        token: fencingToken,
-        expiresInMs: z.number().int().nullable(),
-        session: z.boolean(),
-      }),
-    ),
+    holders: z.array(holderView),
+    reservedByBundles: z.array(holderView).openapi({
+      description:
+        'Places among the first N kept by bundles still waiting for another of their slots (not holders; counted in waiting)',
+    }),
     waiting: z.number().int(),
     lockDelayMs: z.number().int(),
     blockedByLockDelay: z.number().int(),
@@ -125,9 +133,16 @@ export const tokenCheck = z
 export const queuePosition = z
   .object({
     slot: slotName,
-    token: fencingToken,
-    position: z.number().int(),
-    holding: z.boolean(),
+    token: fencingToken.openapi({
+      description:
+        'The fencing token the acquire holds or will hold with (its key create revision)',
+    }),
+    position: z.number().int().openapi({
+      description: 'Contenders ahead of it: holders and older waiters (0 = first in the slot)',
+    }),
+    holding: z
+      .boolean()
+      .openapi({ description: 'position < capacity: the acquire holds (or is being granted)' }),
     capacity: z.number().int(),
   })
   .openapi('QueuePosition');
