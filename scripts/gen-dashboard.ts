@@ -1,7 +1,7 @@
 /**
  * Writes the Grafana dashboard generated from deploy/grafana/dashboard.ts to
  *   deploy/grafana/slotlock-dashboard.json          (import into Grafana by hand), and
- *   deploy/k8s/grafana-dashboard.yaml               (ConfigMap for the Grafana sidecar).
+ *   deploy/k8s/overlays/monitoring/grafana-dashboard.yaml   (ConfigMap for the Grafana sidecar).
  * Run: npx tsx scripts/gen-dashboard.ts   (test/deploy/dashboard.test.ts fails when they are stale)
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ const jsonPath = fileURLToPath(
   new URL('../deploy/grafana/slotlock-dashboard.json', import.meta.url),
 );
 const configMapPath = fileURLToPath(
-  new URL('../deploy/k8s/grafana-dashboard.yaml', import.meta.url),
+  new URL('../deploy/k8s/overlays/monitoring/grafana-dashboard.yaml', import.meta.url),
 );
 
 /** Formats with the repo's prettier settings, so `prettier --check` accepts generated files. */

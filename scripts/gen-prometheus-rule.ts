@@ -1,12 +1,16 @@
 /**
- * Writes deploy/k8s/prometheus-rule.yaml, a PrometheusRule carrying exactly the groups of the plain
- * rule file deploy/prometheus/slotlock.rules.yaml (the file promtool checks and tests).
- * Run: npx tsx scripts/gen-prometheus-rule.ts   (test/deploy/k8s.test.ts fails when it is stale)
+ * First points every alert's runbook_url, in deploy/prometheus/slotlock.rules.yaml and in its
+ * promtool tests, at `RUNBOOK_BASE_URL#<alert>` (scripts/runbook-links.ts; default: docs/sre.md on
+ * GitHub). Then writes deploy/k8s/overlays/monitoring/prometheus-rule.yaml, a PrometheusRule carrying exactly the
+ * groups of the plain rule file (the file promtool checks and tests).
+ * Run: [RUNBOOK_BASE_URL=https://...] npx tsx scripts/gen-prometheus-rule.ts
+ * (test/deploy/k8s.test.ts and prometheus-rules.test.ts fail when the outputs are stale)
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { parse, stringify } from 'yaml';
+import { relinkRunbooks, runbookBaseUrl } from './runbook-links.js';
 
 const { version } = JSON.parse(
   await readFile(new URL('../package.json', import.meta.url), 'utf8'),
@@ -14,7 +18,22 @@ const { version } = JSON.parse(
 const rulesPath = fileURLToPath(
   new URL('../deploy/prometheus/slotlock.rules.yaml', import.meta.url),
 );
-const outPath = fileURLToPath(new URL('../deploy/k8s/prometheus-rule.yaml', import.meta.url));
+const outPath = fileURLToPath(
+  new URL('../deploy/k8s/overlays/monitoring/prometheus-rule.yaml', import.meta.url),
+);
+
+const base = runbookBaseUrl();
+const rulesTestPath = fileURLToPath(
+  new URL('../deploy/prometheus/slotlock.rules.test.yaml', import.meta.url),
+);
+for (const path of [rulesPath, rulesTestPath]) {
+  const text = await readFile(path, 'utf8');
+  const relinked = relinkRunbooks(text, base);
+  if (relinked !== text) {
+    await writeFile(path, relinked);
+    console.log(`relinked runbooks in ${path}`);
+  }
+}
 
 const plain: unknown = parse(await readFile(rulesPath, 'utf8'));
 if (typeof plain !== 'object' || plain === null || !('groups' in plain)) {

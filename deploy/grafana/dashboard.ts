@@ -1,6 +1,6 @@
 /**
  * The slotlock SLO dashboard. `scripts/gen-dashboard.ts` writes it to slotlock-dashboard.json (and
- * to the Grafana ConfigMap under deploy/k8s); test/deploy/dashboard.test.ts keeps the two in step.
+ * to the Grafana ConfigMap in deploy/k8s/overlays/monitoring); test/deploy/dashboard.test.ts keeps them in step.
  * One row per SLI; thresholds drawn on the panels are the SLOs in deploy/prometheus/slotlock.rules.yaml.
  */
 import { datasource, layout, stat, timeseries, type Panel, type Row } from './panels.js';
@@ -8,6 +8,8 @@ import { datasource, layout, stat, timeseries, type Panel, type Row } from './pa
 /** Label matchers every raw query carries, driven by the namespace and job variables. */
 const sel = 'namespace=~"$namespace", job=~"$job"';
 const win = '$__rate_interval';
+/** The API traffic the availability SLI counts: probes and scrapes left out. */
+const api = 'route!~"/livez|/readyz|/metrics"';
 
 const rows: Row[] = [
   {
@@ -25,7 +27,7 @@ const rows: Row[] = [
           [`slotlock:lock_acquire_slow:ratio_rate1h{${sel}} / 0.05`, 'acquire latency {{job}}'],
           [`slotlock:election_slow:ratio_rate1h{${sel}} / 0.05`, 'election latency {{job}}'],
           [`slotlock:etcd_txn_slow:ratio_rate1h{${sel}} / 0.05`, 'etcd commit latency {{job}}'],
-          [`slotlock:etcd_requests_errors:ratio_rate1h{${sel}} / 0.001`, 'availability {{job}}'],
+          [`slotlock:http_requests_errors:ratio_rate1h{${sel}} / 0.001`, 'availability {{job}}'],
         ],
       }),
     ],
@@ -96,12 +98,12 @@ const rows: Row[] = [
     ],
   },
   {
-    title: 'Leader election (SLO: p95 < 5 s)',
+    title: 'Leader election (SLO: leaderless time p95 < 5 s)',
     panels: [
       timeseries({
-        title: 'Election duration p95',
+        title: 'Leaderless time p95',
         description:
-          'Time from the old leader key disappearing to the next leader. Elections are rare: the 1 h recording rule is the SLI, the per-election series is sparse.',
+          "Leaderless time: from the old leader's resign, or its last keepalive (its lease expiry minus its TTL) after a crash, to the next leader's grant. A crash costs at least the TTL. Elections are rare: the 1 h recording rule is the SLI, the per-election series is sparse.",
         unit: 's',
         width: 12,
         min: 0,
@@ -130,6 +132,20 @@ const rows: Row[] = [
           },
         ],
         expr: `max by (election) (slotlock_election_leader_present{${sel}})`,
+      }),
+      timeseries({
+        title: 'Handover time p95 (part of the leaderless time)',
+        description:
+          "From a replica seeing the old leader's key deleted (or sending the resign) to the next leader's grant: slotlock's own share of the gap, without failure detection.",
+        unit: 's',
+        width: 12,
+        min: 0,
+        queries: [
+          [
+            `histogram_quantile(0.95, sum by (reason, le) (rate(slotlock_election_handover_seconds_bucket{${sel}}[${win}])))`,
+            '{{reason}}',
+          ],
+        ],
       }),
       timeseries({
         title: 'Leader changes',
@@ -179,36 +195,61 @@ const rows: Row[] = [
     ],
   },
   {
-    title: 'Availability (SLO: 99.9 % of etcd requests succeed)',
+    title: 'Availability (SLO: 99.9 % of requests answered without a 5xx)',
     panels: [
       timeseries({
-        title: 'etcd request success ratio',
+        title: 'Requests answered without a 5xx',
         description:
-          'Share of etcd requests that were answered. A txn whose compare failed (slot busy) counts as answered.',
+          'Share of HTTP requests (probes and /metrics left out) answered without a 5xx. 4xx (busy, bad input) and requests the client abandoned are not failures.',
         unit: 'percentunit',
         width: 12,
         line: { value: 0.999, below: true },
         queries: [
-          [
-            `1 - ((sum(rate(slotlock_etcd_requests_total{${sel}, outcome!="ok"}[${win}])) or vector(0)) / sum(rate(slotlock_etcd_requests_total{${sel}}[${win}])))`,
-            'success',
-          ],
+          [`1 - slotlock:http_requests_errors:ratio_rate5m{${sel}}`, 'availability {{job}}'],
         ],
       }),
       stat({
         title: 'Availability (time range)',
-        description: 'Share of etcd requests answered over the selected range.',
+        description: 'Share of HTTP requests answered without a 5xx over the selected range.',
         unit: 'percentunit',
         width: 4,
         decimals: 3,
         line: { value: 0.999, below: true },
-        expr: `1 - ((sum(increase(slotlock_etcd_requests_total{${sel}, outcome!="ok"}[$__range])) or vector(0)) / sum(increase(slotlock_etcd_requests_total{${sel}}[$__range])))`,
+        expr: `1 - ((sum(increase(slotlock_http_requests_total{${sel}, status_class="5xx", ${api}}[$__range])) or vector(0)) / sum(increase(slotlock_http_requests_total{${sel}, ${api}}[$__range])))`,
+      }),
+      timeseries({
+        title: 'Requests by route and status class',
+        description: 'HTTP requests per second by route template and status class.',
+        unit: 'reqps',
+        width: 8,
+        stack: true,
+        queries: [
+          [
+            `sum by (route, status_class) (rate(slotlock_http_requests_total{${sel}, ${api}}[${win}]))`,
+            '{{route}} {{status_class}}',
+          ],
+        ],
+      }),
+      timeseries({
+        title: 'Request p95 by route',
+        description:
+          'HTTP request duration p95 by route template (long polls and streams included).',
+        unit: 's',
+        width: 12,
+        min: 0,
+        queries: [
+          [
+            `histogram_quantile(0.95, sum by (route, le) (rate(slotlock_http_request_duration_seconds_bucket{${sel}, ${api}}[${win}])))`,
+            '{{route}}',
+          ],
+        ],
       }),
       timeseries({
         title: 'etcd requests by outcome',
-        description: 'etcd requests per second by operation and outcome (ok|error|unavailable).',
+        description:
+          'etcd requests per second by operation and outcome (ok|error|unavailable); a diagnostic, not the SLI.',
         unit: 'reqps',
-        width: 8,
+        width: 12,
         stack: true,
         queries: [
           [
@@ -253,6 +294,30 @@ const rows: Row[] = [
         stack: true,
         queries: [
           [`sum by (outcome) (rate(slotlock_fencing_writes_total{${sel}}[${win}]))`, '{{outcome}}'],
+        ],
+      }),
+    ],
+  },
+  {
+    title: 'Replicas',
+    panels: [
+      timeseries({
+        title: 'Grants held by replica',
+        description:
+          'Grants made by each replica and not yet ended (its own view; a restarted replica forgets the grants it made before).',
+        unit: 'short',
+        width: 12,
+        min: 0,
+        queries: [[`sum by (instance) (slotlock_lock_grants_held{${sel}})`, '{{instance}}']],
+      }),
+      timeseries({
+        title: 'Replicas by version and commit',
+        description: 'slotlock_build_info: how many replicas run each build (a rollout shows two).',
+        unit: 'short',
+        width: 12,
+        min: 0,
+        queries: [
+          [`count by (version, commit) (slotlock_build_info{${sel}})`, '{{version}} {{commit}}'],
         ],
       }),
     ],

@@ -110,9 +110,9 @@ describe('slotlock Grafana dashboard', () => {
       );
     };
     expect(thresholds('Acquire p95 by mode')).toContain(0.1);
-    expect(thresholds('Election duration p95')).toContain(5);
+    expect(thresholds('Leaderless time p95')).toContain(5);
     expect(thresholds('etcd txn p95')).toContain(0.05);
-    expect(thresholds('etcd request success ratio')).toContain(0.999);
+    expect(thresholds('Requests answered without a 5xx')).toContain(0.999);
   });
 
   it('lays panels out without overlapping on the 24-column grid', () => {

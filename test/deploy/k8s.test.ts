@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { StatefulSet, type IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import {
@@ -22,6 +24,11 @@ import { slotlockDashboard } from '../../deploy/grafana/dashboard.js';
 import { loadRulesFile, repoPath, run, which } from './deploy-support.js';
 
 const k8sDir = repoPath('deploy/k8s');
+/** Each overlay, with the directories whose files it must list (itself; plain also the base). */
+const overlays = {
+  plain: ['base', 'overlays/plain'],
+  monitoring: ['overlays/monitoring'],
+} as const;
 const etcdImage = 'gcr.io/etcd-development/etcd:v3.5.17';
 const recommendedLabels = [
   'app.kubernetes.io/name',
@@ -31,11 +38,11 @@ const recommendedLabels = [
   'app.kubernetes.io/managed-by',
 ];
 
-function kustomizationResources(): string[] {
-  const doc = parse(readFileSync(`${k8sDir}/kustomization.yaml`, 'utf8')) as {
+function kustomization(dir: string): { resources: string[]; images?: unknown[] } {
+  return parse(readFileSync(`${k8sDir}/${dir}/kustomization.yaml`, 'utf8')) as {
     resources: string[];
+    images?: unknown[];
   };
-  return doc.resources;
 }
 
 function parseDocs(text: string, source: string): unknown[] {
@@ -45,20 +52,13 @@ function parseDocs(text: string, source: string): unknown[] {
   });
 }
 
-/** `kubectl kustomize` output when kubectl exists, else the listed resource files as written. */
-function render(): { how: string; docs: unknown[] } {
+/** `kubectl kustomize` of one overlay: what `kubectl apply -k` would send. */
+function render(overlay: keyof typeof overlays): unknown[] {
   const kubectl = which('kubectl');
-  if (kubectl !== undefined) {
-    const result = run(kubectl, ['kustomize', k8sDir], 60_000);
-    if (result.status !== 0) throw new Error(result.output);
-    return { how: 'kubectl kustomize', docs: parseDocs(result.stdout, 'kubectl kustomize') };
-  }
-  return {
-    how: 'resource files (no kubectl)',
-    docs: kustomizationResources().flatMap(file =>
-      parseDocs(readFileSync(`${k8sDir}/${file}`, 'utf8'), file),
-    ),
-  };
+  if (kubectl === undefined) throw new Error('kubectl is needed to render the overlays');
+  const result = run(kubectl, ['kustomize', `${k8sDir}/overlays/${overlay}`], 60_000);
+  if (result.status !== 0) throw new Error(result.output);
+  return parseDocs(result.stdout, `kubectl kustomize overlays/${overlay}`);
 }
 
 /** Validates a document against its kubernetes-models schema; returns its kind. */
@@ -69,6 +69,8 @@ function validate(doc: unknown): string {
   else if (ConfigMap.is(doc)) new ConfigMap(doc).validate();
   else if (PodDisruptionBudget.is(doc)) new PodDisruptionBudget(doc).validate();
   else if (NetworkPolicy.is(doc)) new NetworkPolicy(doc).validate();
+  else if (CronJob.is(doc)) new CronJob(doc).validate();
+  else if (PersistentVolumeClaim.is(doc)) new PersistentVolumeClaim(doc).validate();
   else if (ServiceMonitor.is(doc)) new ServiceMonitor(doc).validate();
   else if (PrometheusRule.is(doc)) new PrometheusRule(doc).validate();
   else throw new Error(`no model for ${JSON.stringify(doc).slice(0, 200)}`);
@@ -91,7 +93,121 @@ function env(container: { env?: { name: string; value?: string }[] }, name: stri
   return value;
 }
 
-describe('deploy/k8s kustomization', () => {
+const plainKinds = [
+  'CronJob',
+  'Deployment',
+  'NetworkPolicy',
+  'NetworkPolicy',
+  'PersistentVolumeClaim',
+  'PodDisruptionBudget',
+  'PodDisruptionBudget',
+  'Service',
+  'Service',
+  'StatefulSet',
+];
+
+describe('deploy/k8s overlays', () => {
+  let plain: unknown[] = [];
+  let monitoring: unknown[] = [];
+  beforeAll(() => {
+    plain = render('plain');
+    monitoring = render('monitoring');
+  }, 90_000);
+
+  it('lists every manifest file of the base and of each overlay', () => {
+    for (const dir of Object.values(overlays).flat()) {
+      const files = readdirSync(`${k8sDir}/${dir}`).filter(
+        f => f.endsWith('.yaml') && f !== 'kustomization.yaml',
+      );
+      const listed = kustomization(dir).resources.filter(r => !r.startsWith('..'));
+      expect(listed.sort(), dir).toEqual(files.sort());
+    }
+  });
+
+  it('validates the plain overlay against the Kubernetes schemas, with no operator CRD in it', () => {
+    expect(plain.map(validate).sort()).toEqual(plainKinds);
+  });
+
+  it('validates the monitoring overlay against the Kubernetes and Prometheus Operator schemas', () => {
+    expect(monitoring.map(validate).sort()).toEqual(
+      [...plainKinds, 'ConfigMap', 'PrometheusRule', 'ServiceMonitor'].sort(),
+    );
+  });
+
+  it('sets the slotlock image in one place, fully qualified and pinned', () => {
+    const withImages = ['base', 'overlays/plain', 'overlays/monitoring'].filter(
+      dir => kustomization(dir).images !== undefined,
+    );
+    expect(withImages).toEqual(['base']);
+    for (const docs of [plain, monitoring]) {
+      const deployment = only(docs.filter(Deployment.is), 'Deployments');
+      const image = deployment.spec?.template.spec?.containers[0]?.image ?? '';
+      // registry host (with a dot) / path : tag, never a bare name Docker Hub would be asked for.
+      expect(image).toMatch(/^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?\/[a-z0-9._/-]+:[0-9][\w.-]*$/);
+    }
+  });
+
+  it('lets only labelled client pods and namespaces, and the monitoring namespace, call the API', () => {
+    const deployment = only(plain.filter(Deployment.is), 'Deployments');
+    const podLabels = deployment.spec?.template.metadata?.labels ?? {};
+    const policy = only(
+      plain
+        .filter(NetworkPolicy.is)
+        .filter(p => selects(p.spec?.podSelector.matchLabels, podLabels)),
+      'slotlock NetworkPolicies',
+    );
+    expect(policy.spec?.policyTypes).toEqual(['Ingress']);
+    const peers = (policy.spec?.ingress ?? []).flatMap(rule => rule.from ?? []);
+    expect(peers.length).toBeGreaterThan(0);
+    // No rule admits everyone: each peer names labels to match.
+    for (const peer of peers) {
+      const labels = {
+        ...peer.podSelector?.matchLabels,
+        ...peer.namespaceSelector?.matchLabels,
+      };
+      expect(Object.keys(labels).length, JSON.stringify(peer)).toBeGreaterThan(0);
+    }
+  });
+
+  it('snapshots etcd daily into its own volume, which etcd admits on the client port', () => {
+    const job = only(plain.filter(CronJob.is), 'CronJobs');
+    const pod = job.spec.jobTemplate.spec?.template.spec;
+    const snapshot = only(pod?.initContainers ?? [], 'snapshot containers');
+    expect(snapshot.args).toEqual(expect.arrayContaining(['snapshot', 'save']));
+    const claim = pod?.volumes?.find(v => v.persistentVolumeClaim)?.persistentVolumeClaim;
+    const pvc = only(
+      plain.filter(PersistentVolumeClaim.is).filter(p => p.metadata?.name === claim?.claimName),
+      'backup PVCs',
+    );
+    expect(pvc.spec?.resources?.requests?.storage).toBeDefined();
+    const jobLabels = job.spec.jobTemplate.spec?.template.metadata?.labels ?? {};
+    const etcdPolicy = only(
+      plain.filter(NetworkPolicy.is).filter(p => p.metadata?.name === 'slotlock-etcd'),
+      'etcd NetworkPolicies',
+    );
+    const admitted = (etcdPolicy.spec?.ingress ?? [])
+      .filter(rule => rule.ports?.some(p => p.port === 'client'))
+      .flatMap(rule => rule.from ?? [])
+      .some(peer => selects(peer.podSelector?.matchLabels, jobLabels));
+    expect(admitted).toBe(true);
+  });
+
+  it('gives etcd a volume with room beyond its backend quota (WAL, snapshots, defrag copy)', () => {
+    const sts = only(plain.filter(StatefulSet.is), 'StatefulSets');
+    const args = sts.spec?.template.spec?.containers[0]?.args ?? [];
+    const quota = Number(
+      /^--quota-backend-bytes=(\d+)$/.exec(
+        args.find(a => a.startsWith('--quota-backend-bytes=')) ?? '',
+      )?.[1],
+    );
+    const storage = String(sts.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage);
+    const gi = Number(/^(\d+)Gi$/.exec(storage)?.[1]) * 2 ** 30;
+    expect(quota).toBeGreaterThan(0);
+    expect(gi).toBeGreaterThanOrEqual(3 * quota);
+  });
+});
+
+describe('deploy/k8s monitoring overlay', () => {
   let docs: unknown[] = [];
   let deployment: IDeployment;
   let statefulSet: IStatefulSet;
@@ -99,39 +215,12 @@ describe('deploy/k8s kustomization', () => {
   let pdbs: IPodDisruptionBudget[];
 
   beforeAll(() => {
-    const rendered = render();
-    console.log(`[k8s.test] manifests from ${rendered.how}`);
-    docs = rendered.docs;
+    docs = render('monitoring');
     deployment = only(docs.filter(Deployment.is), 'Deployments');
     statefulSet = only(docs.filter(StatefulSet.is), 'StatefulSets');
     services = docs.filter(Service.is);
     pdbs = docs.filter(PodDisruptionBudget.is);
   }, 90_000);
-
-  it('lists every manifest file in the directory', () => {
-    const files = readdirSync(k8sDir).filter(
-      f => f.endsWith('.yaml') && f !== 'kustomization.yaml',
-    );
-    expect(kustomizationResources().sort()).toEqual(files.sort());
-  });
-
-  it('validates every document against the Kubernetes and prometheus-operator schemas', () => {
-    const kinds = docs.map(validate).sort();
-    expect(kinds).toEqual(
-      [
-        'ConfigMap',
-        'Deployment',
-        'NetworkPolicy',
-        'PodDisruptionBudget',
-        'PodDisruptionBudget',
-        'PrometheusRule',
-        'Service',
-        'Service',
-        'ServiceMonitor',
-        'StatefulSet',
-      ].sort(),
-    );
-  });
 
   it('puts the app.kubernetes.io labels on every object and pod template', () => {
     const labelled = docs.flatMap(doc => {

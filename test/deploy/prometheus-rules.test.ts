@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { relinkRunbooks, runbookBaseUrl, runbookUrl } from '../../scripts/runbook-links.js';
 import {
   allRules,
   loadRulesFile,
@@ -65,21 +66,39 @@ describe('slotlock.rules.yaml', () => {
       'slotlock:lock_contention:ratio_rate5m',
       'slotlock:etcd_txn_duration_seconds:p95_rate5m',
       'slotlock:election_duration_seconds:p95_rate1h',
-      ...['lock_acquire_slow', 'election_slow', 'etcd_txn_slow', 'etcd_requests_errors'].flatMap(
+      'slotlock:etcd_requests_errors:ratio_rate5m',
+      ...['lock_acquire_slow', 'election_slow', 'etcd_txn_slow', 'http_requests_errors'].flatMap(
         sli => ['5m', '30m', '1h', '6h', '3d'].map(window => `slotlock:${sli}:ratio_rate${window}`),
       ),
     ];
     expect(required.filter(name => !records.includes(name))).toEqual([]);
   });
 
-  it('gives every alert a severity, a summary, a description and the runbook link', () => {
+  it('gives every alert a severity, a summary, a description and an absolute runbook link', () => {
     const alerts = allRules(loadRulesFile()).filter(rule => rule.alert !== undefined);
     expect(alerts.length).toBeGreaterThan(0);
+    const base = runbookBaseUrl();
+    const sre = readFileSync(repoPath('docs/sre.md'), 'utf8');
     for (const alert of alerts) {
-      expect(['page', 'ticket'], alert.alert).toContain(alert.labels?.severity);
-      expect(alert.annotations?.summary, alert.alert).toBeTruthy();
-      expect(alert.annotations?.description, alert.alert).toBeTruthy();
-      expect(alert.annotations?.runbook_url, alert.alert).toBe('README.md#runbook');
+      const name = alert.alert ?? '';
+      expect(['page', 'ticket'], name).toContain(alert.labels?.severity);
+      expect(alert.annotations?.summary, name).toBeTruthy();
+      expect(alert.annotations?.description, name).toBeTruthy();
+      expect(alert.annotations?.runbook_url, `${name}: run scripts/gen-prometheus-rule.ts`).toBe(
+        runbookUrl(base, name),
+      );
+      // The anchor exists: docs/sre.md has a "### <AlertName>" section for it.
+      expect(sre, `docs/sre.md has no "### ${name}" section`).toMatch(
+        new RegExp(`^### ${name}$`, 'm'),
+      );
+    }
+  });
+
+  it('links runbooks in its promtool tests the same way (the generator is idempotent)', () => {
+    const base = runbookBaseUrl();
+    for (const path of [rulesFilePath, testFilePath]) {
+      const text = readFileSync(path, 'utf8');
+      expect(relinkRunbooks(text, base), `${path}: run scripts/gen-prometheus-rule.ts`).toBe(text);
     }
   });
 
