@@ -68,7 +68,7 @@ export async function acquireBundle(
       session: !perGrantLease,
       at,
       lockDelayMs: s.lockDelayMs,
-      bundle: { id, slots: req.slots.map(x => x.slot) },
+      bundle: { id, slots: [...req.slots] },
     }),
   );
   const sessionLeft = perGrantLease ? undefined : sessionTtl(c, leaseId, signal);

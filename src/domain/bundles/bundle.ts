@@ -43,7 +43,7 @@ export interface BundleGrant {
 
 /** What a member key stores: a normal holder record of its slot plus the bundle it belongs to. */
 export interface MemberRecord extends HolderRecord {
-  bundle: { id: string; slots: string[] };
+  bundle: { id: string; slots: BundleSlot[] };
 }
 
 /** What the bundle's index key stores (never the secret). */
@@ -88,7 +88,11 @@ export function decodeMember(kv: KeyValue): MemberRecord | undefined {
     const parsed = JSON.parse(kv.value) as { bundle?: { id?: unknown; slots?: unknown } };
     const b = parsed.bundle;
     if (typeof b?.id !== 'string' || !Array.isArray(b.slots)) return undefined;
-    const slots = b.slots.filter((s): s is string => typeof s === 'string');
+    const slots = (b.slots as Partial<BundleSlot>[]).flatMap(s =>
+      typeof s.slot === 'string' && typeof s.capacity === 'number'
+        ? [{ slot: s.slot, capacity: s.capacity, lockDelayMs: s.lockDelayMs ?? 0 }]
+        : [],
+    );
     return { ...holder, bundle: { id: b.id, slots } };
   } catch {
     return undefined;

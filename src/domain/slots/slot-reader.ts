@@ -6,6 +6,7 @@ import { DomainError } from '../errors.js';
 import { compareTokens, decodeHolder, timeRemaining, type FencingToken } from '../grant.js';
 import { idOfSecret, secretFromIdempotencyKey } from '../secrets.js';
 import { blockedPlaces, delayKeysOp } from './lock-delay.js';
+import { memberStandings, type MemberStanding } from '../bundles/bundle-views.js';
 
 /** A holder as shown to anyone: never its secret. */
 export interface HolderView {
@@ -13,12 +14,19 @@ export interface HolderView {
   token: FencingToken;
   expiresInMs: number | null;
   session: boolean;
+  /** Set for a member of a bundle (several slots taken together): its id and all its slots. */
+  bundle?: { id: string; slots: string[] } | undefined;
 }
 
 export interface SlotView {
   slot: string;
   capacity: number | null;
   holders: HolderView[];
+  /**
+   * Places among the first N kept by bundles that still wait for another of their slots: not
+   * holders (a bundle holds all its slots or none), counted in `waiting`.
+   */
+  reservedByBundles: HolderView[];
   waiting: number;
   /** The slot's lock-delay (0: none). */
   lockDelayMs: number;
@@ -67,6 +75,8 @@ export class SlotReader {
     const record = oldest === undefined ? undefined : decodeHolder(oldest);
     const capacity = oldest === undefined ? null : (record?.capacity ?? 1);
     let holders: KeyValue[] = [];
+    let reserved: KeyValue[] = [];
+    let members = new Map<string, MemberStanding>();
     let blocked = delays.length;
     if (capacity !== null) {
       const head = await this.store.range(
@@ -74,15 +84,22 @@ export class SlotReader {
         opts,
       );
       blocked = blockedPlaces(delays, head.kvs);
-      holders = head.kvs.slice(0, Math.max(0, capacity - blocked));
+      const places = head.kvs.slice(0, Math.max(0, capacity - blocked));
+      members = await memberStandings(this.store, this.space, places, head.revision, opts.signal);
+      holders = places.filter(kv => members.get(kv.key)?.holds !== false);
+      reserved = places.filter(kv => members.get(kv.key)?.holds === false);
     }
-    const views = await Promise.all(
-      holders.slice(0, this.maxHoldersShown).map(kv => this.holderView(kv, opts.signal)),
-    );
+    const view = async (kv: KeyValue): Promise<HolderView> => {
+      const m = members.get(kv.key);
+      const v = await this.holderView(kv, opts.signal);
+      return m === undefined ? v : { ...v, bundle: { id: m.id, slots: m.slots } };
+    };
+    const views = await Promise.all(holders.slice(0, this.maxHoldersShown).map(view));
     return {
       slot,
       capacity,
       holders: views,
+      reservedByBundles: await Promise.all(reserved.slice(0, this.maxHoldersShown).map(view)),
       waiting: Math.max(0, total - holders.length),
       lockDelayMs: record?.lockDelayMs ?? delayOf(delays[0]),
       blockedByLockDelay: blocked,

@@ -104,6 +104,39 @@ describe('bundles over HTTP', () => {
     expect(BigInt(single.body.token)).toBeGreaterThan(BigInt(b.body.token));
   });
 
+  it('shows a bundle that reached one slot but not another as reserving a place, never as a holder', async () => {
+    const holder = await grant('t8-b');
+    const pending = bundle({ holder: 'both', slots: slots('t8-a', 't8-b'), waitMs: 10_000 });
+    await expect
+      .poll(async () => (await contenders(svc, 't8-b')).length, { timeout: 5000 })
+      .toBe(2);
+    const a = await call(svc.url, 'GET', '/v1/slots/t8-a');
+    expect(a.body.holders).toEqual([]);
+    expect(a.body.reservedByBundles).toEqual([
+      expect.objectContaining({
+        holder: 'both',
+        bundle: expect.objectContaining({ slots: ['t8-a', 't8-b'] }),
+      }),
+    ]);
+    expect(a.body.waiting).toBe(1);
+    const b = await call(svc.url, 'GET', '/v1/slots/t8-b');
+    expect(b.body.holders.map((h: { token: string }) => h.token)).toEqual([holder.body.token]);
+    expect(b.body.waiting).toBe(1);
+    expect((await releaseGrant('t8-b', holder.body)).status).toBe(204);
+    const granted = await pending;
+    expect(granted.status).toBe(201);
+    for (const slot of ['t8-a', 't8-b']) {
+      const view = await call(svc.url, 'GET', `/v1/slots/${slot}`);
+      expect(view.body.reservedByBundles).toEqual([]);
+      expect(view.body.holders).toEqual([
+        expect.objectContaining({
+          token: granted.body.token,
+          bundle: { id: granted.body.bundle, slots: ['t8-a', 't8-b'] },
+        }),
+      ]);
+    }
+  });
+
   it('two dispatchers locking {A, B} and {B, A} concurrently never deadlock', async () => {
     const rounds = 25;
     const worker = async (order: string[], label: string) => {
