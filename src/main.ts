@@ -6,6 +6,7 @@ import { connectEtcd } from './etcd/client.js';
 import { startEmbeddedEtcd, type EmbeddedEtcd } from './embedded-etcd/embedded-default.js';
 import { describeListenError } from './listen-error.js';
 import { createLogger } from './logger.js';
+import { installLastResort } from './last-resort.js';
 import { createMetrics } from './metrics.js';
 import { createServices, type Services } from './services.js';
 import { listenHost } from './auth/protected-mode.js';
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     replica: replicaId(config.REPLICA_ID),
     commit: buildInfo().commit,
   });
+  const lastResort = installLastResort(log, config.SHUTDOWN_GRACE_MS);
 
   let embedded: EmbeddedEtcd | undefined;
   let endpoints = config.ETCD_ENDPOINTS;
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
   void anchorWatches(() => services.start(), log);
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'draining: readiness is now 503; long-polls end with 503');
@@ -140,8 +142,9 @@ async function main(): Promise<void> {
     client.close();
     if (embedded !== undefined) await embedded.stop();
     log.info('stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
+  lastResort.drainWith(reason => shutdown(reason, 1));
   process.on('SIGHUP', () => {
     log.info('SIGHUP: re-reading changed credential and certificate files');
     services.auth.reload();
