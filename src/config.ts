@@ -41,6 +41,8 @@ export const configSchema = z
     ETCD_CALL_TIMEOUT_MS: int(100, 60_000).default(2000),
     ETCD_TXN_BATCH_MAX: int(1, 128).default(32),
     ETCD_TXN_IN_FLIGHT: int(1, 64).default(2),
+    /** etcd's --max-txn-ops (default 128): group-commit batches are sized to stay within it. */
+    ETCD_MAX_TXN_OPS: int(8, 100_000).default(128),
     ETCD_DATA_DIR: z.string().min(1).default('.data/etcd'),
     ...limitsConfigShape,
     TTL_MIN_S: int(2, 3600).default(2),

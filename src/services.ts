@@ -70,6 +70,7 @@ export function createServices(
     {
       maxBatch: config.ETCD_TXN_BATCH_MAX,
       maxInFlight: config.ETCD_TXN_IN_FLIGHT,
+      maxOps: config.ETCD_MAX_TXN_OPS,
       deadlineMs: config.ETCD_CALL_TIMEOUT_MS,
     },
     testing.etcdFaults,

@@ -12,6 +12,8 @@ export interface EtcdFaults {
   loseAnswer?: (op: string) => boolean;
   /** Asked before a call of kind `op` is sent: true fails it as unreachable, unsent. */
   failBeforeSend?: (op: string) => boolean;
+  /** Asked before a call of kind `op` is sent: milliseconds to hold it first (a slow network). */
+  delaySend?: (op: string) => number;
 }
 
 /** The error an injected lost answer looks like: gRPC's DEADLINE_EXCEEDED (code 4). */

@@ -7,13 +7,15 @@ import type {
   IResponseOp,
   ITxnRequest,
 } from 'etcd3';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Metrics } from '../metrics.js';
 import { isLeaseNotFound, translateEtcdError } from './client.js';
 import { prefixEnd } from './keys.js';
 import { abortable } from './abortable.js';
-import { EtcdUnavailableError } from './errors.js';
+import { EtcdRejectedError, EtcdUnavailableError } from './errors.js';
 import { InjectedLostAnswer, InjectedUnsent, type EtcdFaults } from './faults.js';
-import { TxnBatcher, type BatchLimits } from './txn-batcher.js';
+import { LeasesInFlight } from './leases-in-flight.js';
+import { MemberFailed, TxnBatcher, type BatchLimits } from './txn-batcher.js';
 
 /** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */
 export interface KeyValue {
@@ -94,6 +96,7 @@ const sortOrder = { asc: 'Ascend', desc: 'Descend' } as const;
  */
 export class EtcdStore {
   private readonly batcher: TxnBatcher<ITxnRequest, TxnAnswer>;
+  private readonly inFlight = new LeasesInFlight();
 
   constructor(
     readonly client: Etcd3,
@@ -103,18 +106,25 @@ export class EtcdStore {
     /** Test-only injected faults (see {@link EtcdFaults}); never set from configuration. */
     private readonly faults: EtcdFaults = {},
   ) {
-    this.batcher = new TxnBatcher(
-      batching,
-      (reqs, deadline) => this.sendBatch(reqs, deadline),
-      size => {
+    this.batcher = new TxnBatcher(batching, (reqs, deadlines) => this.sendBatch(reqs, deadlines), {
+      observeBatch: size => {
         this.metrics.etcdTxnBatchSize.observe(size);
       },
-      () =>
+      expired: () =>
         new EtcdUnavailableError(
-          `etcd did not take the transaction within ${batching.deadlineMs ?? 0} ms (it waited for a free call)`,
+          `etcd did not take the transaction within ${batching.deadlineMs ?? 0} ms (it waited for a free call); it was not applied`,
           this.retryAfterS,
         ),
-    );
+      late: () =>
+        new EtcdUnavailableError(
+          `etcd did not answer the transaction within ${batching.deadlineMs ?? 0} ms; outcome unknown: it may have been applied`,
+          this.retryAfterS,
+          undefined,
+          true,
+        ),
+      opsOf: req =>
+        Math.max(req.compare?.length ?? 0, req.success?.length ?? 0, req.failure?.length ?? 0),
+    });
   }
 
   /**
@@ -132,17 +142,21 @@ export class EtcdStore {
       success: t.success.map(toRequestOp),
       failure: (t.failure ?? []).map(toRequestOp),
     };
+    const settled = this.inFlight.hold(leasesOf(t));
     let res: TxnAnswer;
-    if (opts.group === undefined) {
-      res = await this.sendOne(req, opts, undefined);
-    } else {
-      try {
-        res = await this.batcher.submit(opts.group, req, opts.signal);
-      } catch (err) {
-        const gaveUp = this.callerGaveUp(err, 'txn', opts);
-        if (gaveUp !== undefined) throw gaveUp;
-        throw err;
+    try {
+      if (opts.group === undefined) {
+        // The call goes on after the caller stops waiting: its leases stay held until it ends.
+        const sent = this.sendOne(req, {}, undefined);
+        sent.then(settled, settled);
+        res = await abortable(sent, opts.signal);
+      } else {
+        res = await this.batcher.submit(opts.group, req, opts.signal, settled);
       }
+    } catch (err) {
+      const gaveUp = this.callerGaveUp(err, 'txn', opts);
+      if (gaveUp !== undefined) throw gaveUp;
+      throw err;
     }
     const ops = res.succeeded ? t.success : (t.failure ?? []);
     return {
@@ -167,23 +181,45 @@ export class EtcdStore {
     return { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses };
   }
 
-  /** One etcd call for a batch: a lone transaction as it is, several as nested transactions. */
-  private async sendBatch(reqs: ITxnRequest[], deadline: number | undefined): Promise<TxnAnswer[]> {
-    const options = deadline === undefined ? undefined : { deadline };
+  /**
+   * One etcd call for a batch: a lone transaction as it is, several as nested transactions, sent
+   * with the latest of their deadlines (each member waits only for its own, see TxnBatcher). When
+   * etcd rejects the whole call (a nested put on a lease that is gone, too many operations), it
+   * applied none of it: each member is then sent alone and fails or succeeds on its own.
+   */
+  private async sendBatch(
+    reqs: ITxnRequest[],
+    deadlines: (number | undefined)[],
+  ): Promise<(TxnAnswer | MemberFailed)[]> {
+    const latest = deadlines.includes(undefined) ? undefined : Math.max(...(deadlines as number[]));
+    const options = latest === undefined ? undefined : { deadline: latest };
     const [only] = reqs;
     if (reqs.length === 1 && only !== undefined) {
       return [await this.sendOne(only, {}, options)];
     }
-    const all = await this.call('txn', {}, () =>
-      this.client.kv.txn(
-        {
-          compare: [],
-          success: reqs.map(r => ({ request_txn: r })),
-          failure: [],
-        },
-        options,
-      ),
-    );
+    let all;
+    try {
+      all = await this.call('txn', {}, () =>
+        this.client.kv.txn(
+          {
+            compare: [],
+            success: reqs.map(r => ({ request_txn: r })),
+            failure: [],
+          },
+          options,
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof EtcdRejectedError)) throw err;
+      return Promise.all(
+        reqs.map((r, i) => {
+          const d = deadlines[i];
+          return this.sendOne(r, {}, d === undefined ? undefined : { deadline: d }).catch(
+            (e: unknown) => new MemberFailed(e),
+          );
+        }),
+      );
+    }
     return all.responses.map((r, i) => {
       const nested = r.response_txn as IResponseOp['response_txn'] | null | undefined;
       if (nested === undefined || nested === null) {
@@ -216,8 +252,12 @@ export class EtcdStore {
     return res.ID;
   }
 
-  /** Revokes a lease (deleting its keys). Returns false when it was already gone. */
+  /**
+   * Revokes a lease (deleting its keys). Returns false when it was already gone. Waits first
+   * until no transaction in flight names the lease (see {@link LeasesInFlight}).
+   */
   async leaseRevoke(id: string, opts: CallOptions = {}): Promise<boolean> {
+    await abortable(this.inFlight.idle(id), opts.signal);
     try {
       await this.call('lease_revoke', opts, () => this.client.leaseClient.leaseRevoke({ ID: id }), {
         leaseGoneIsOk: true,
@@ -273,6 +313,8 @@ export class EtcdStore {
     const end = this.metrics.etcdDuration.startTimer({ op });
     try {
       if (this.faults.failBeforeSend?.(op) === true) throw new InjectedUnsent(op);
+      const delayMs = this.faults.delaySend?.(op) ?? 0;
+      if (delayMs > 0) await sleep(delayMs, undefined, { signal: opts.signal });
       const result = await abortable(fn(), opts.signal);
       if (this.faults.loseAnswer?.(op) === true) throw new InjectedLostAnswer(op);
       this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
@@ -319,6 +361,15 @@ export class EtcdStore {
 }
 
 class LeaseGone extends Error {}
+
+/** The leases a transaction's puts name (either branch may run). */
+function leasesOf(t: Txn): string[] {
+  const ids = new Set<string>();
+  for (const op of [...t.success, ...(t.failure ?? [])]) {
+    if ('put' in op && op.put.lease !== undefined && op.put.lease !== '0') ids.add(op.put.lease);
+  }
+  return [...ids];
+}
 
 function isTimeout(err: unknown): boolean {
   return err instanceof DOMException && err.name === 'TimeoutError';

@@ -7,16 +7,47 @@ export interface BatchLimits {
   /** Calls in flight before new transactions queue up for the next batch. */
   maxInFlight: number;
   /**
+   * etcd's `--max-txn-ops` (default 128). etcd counts a batch as its number of nested
+   * transactions plus the largest operation list (compares, success or failure) of any of them,
+   * and rejects the whole call above the limit; batches are sized to stay within it.
+   */
+  maxOps?: number | undefined;
+  /**
    * Each transaction's deadline, counted from its submission: waiting for a batch counts against
-   * it, a batch is sent with the earliest deadline of its transactions, and one whose deadline
-   * passed while it waited is failed without being sent. Undefined: the client's own deadline.
+   * it, one whose deadline passed while it waited is failed without being sent, and once sent
+   * each waits for the answer only until its own deadline (the call carries the latest of its
+   * members'). Undefined: the client's own deadline.
    */
   deadlineMs?: number | undefined;
+}
+
+/**
+ * One member's own failure inside a batch's answer (e.g. it was resent alone after etcd rejected
+ * the whole batch), as opposed to the batch call failing for every member.
+ */
+export class MemberFailed {
+  constructor(readonly error: unknown) {}
+}
+
+/** What the batcher tells and asks its owner. */
+export interface BatchHooks<Req> {
+  /** Told the size of every batch sent. */
+  observeBatch?: (size: number) => void;
+  /** The error of a transaction whose deadline passed before it could be sent. */
+  expired?: () => Error;
+  /** The error of a transaction whose deadline passed after it was sent (outcome unknown). */
+  late?: () => Error;
+  /** The operation count of a request (see {@link BatchLimits.maxOps}). */
+  opsOf?: (req: Req) => number;
 }
 
 interface Pending<Req, Res> {
   group: string;
   req: Req;
+  /** The largest operation list of `req` (what etcd counts against `--max-txn-ops`). */
+  ops: number;
+  /** Told once the transaction is settled in etcd (answered, failed, or never sent). */
+  settled: (() => void) | undefined;
   resolve: (res: Res) => void;
   reject: (err: unknown) => void;
   signal: AbortSignal | undefined;
@@ -47,15 +78,20 @@ export class TxnBatcher<Req, Res> {
   constructor(
     private readonly limits: BatchLimits,
     /**
-     * Sends the transactions as one etcd call, with `deadline` (epoch ms) when the batch has one;
-     * answers one result per request, in order.
+     * Sends the transactions as one etcd call, given each one's own deadline (epoch ms, when
+     * set); answers one result per request, in order, or a {@link MemberFailed} for one that
+     * failed on its own.
      */
-    private readonly send: (reqs: Req[], deadline: number | undefined) => Promise<Res[]>,
-    /** Told the size of every batch sent. */
-    private readonly observeBatch: (size: number) => void = () => undefined,
-    /** The error of a transaction whose deadline passed before it could be sent. */
-    private readonly expired: () => Error = () => new Error('deadline passed before sending'),
+    private readonly send: (
+      reqs: Req[],
+      deadlines: (number | undefined)[],
+    ) => Promise<(Res | MemberFailed)[]>,
+    private readonly hooks: BatchHooks<Req> = {},
   ) {}
+
+  private observeBatch(size: number): void {
+    this.hooks.observeBatch?.(size);
+  }
 
   /** Transactions waiting for a batch. */
   get queued(): number {
@@ -65,13 +101,20 @@ export class TxnBatcher<Req, Res> {
   /**
    * Runs `req` in the next batch. Aborting `signal` before the batch is sent takes it out (it is
    * never sent); after that, the caller stops waiting but the transaction may still be applied.
+   * `settled` is told once etcd can no longer apply it (answered, failed, or dropped unsent),
+   * even when the caller stopped waiting earlier.
    */
-  submit(group: string, req: Req, signal?: AbortSignal): Promise<Res> {
-    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+  submit(group: string, req: Req, signal?: AbortSignal, settled?: () => void): Promise<Res> {
+    if (signal?.aborted === true) {
+      settled?.();
+      return Promise.reject(signal.reason as Error);
+    }
     return new Promise<Res>((resolve, reject) => {
       const item: Pending<Req, Res> = {
         group,
         req,
+        ops: this.hooks.opsOf?.(req) ?? 1,
+        settled,
         resolve,
         reject,
         signal,
@@ -82,7 +125,10 @@ export class TxnBatcher<Req, Res> {
       if (signal !== undefined) {
         item.onAbort = () => {
           const at = this.queue.indexOf(item);
-          if (at >= 0) this.queue.splice(at, 1);
+          if (at >= 0) {
+            this.queue.splice(at, 1);
+            item.settled?.();
+          }
           reject(signal.reason as Error);
         };
         signal.addEventListener('abort', item.onAbort, { once: true });
@@ -127,24 +173,32 @@ export class TxnBatcher<Req, Res> {
       if (item.deadline === undefined || item.deadline > now) continue;
       this.queue.splice(i, 1);
       if (item.onAbort !== undefined) item.signal?.removeEventListener('abort', item.onAbort);
-      item.reject(this.expired());
+      item.settled?.();
+      item.reject(this.hooks.expired?.() ?? new Error('deadline passed before sending'));
     }
   }
 
   /**
-   * Takes the oldest waiting transaction of each group, up to `maxBatch`, in submission order, as
-   * the batch; the later ones of those groups go `alone`.
+   * Takes the oldest waiting transaction of each group, up to `maxBatch` and within etcd's
+   * operation limit, in submission order, as the batch; the later ones of those groups go `alone`.
    */
   private take(): { batch: Pending<Req, Res>[]; alone: Pending<Req, Res>[] } {
     const batch: Pending<Req, Res>[] = [];
     const alone: Pending<Req, Res>[] = [];
     const groups = new Set<string>();
     const rest: Pending<Req, Res>[] = [];
+    const maxOps = this.limits.maxOps ?? Number.POSITIVE_INFINITY;
+    let widest = 0;
     for (const item of this.queue) {
       if (groups.has(item.group)) alone.push(item);
-      else if (batch.length < this.limits.maxBatch) {
+      else if (
+        batch.length === 0 ||
+        (batch.length < this.limits.maxBatch &&
+          batch.length + 1 + Math.max(widest, item.ops) <= maxOps)
+      ) {
         groups.add(item.group);
         batch.push(item);
+        widest = Math.max(widest, item.ops);
       } else rest.push(item);
     }
     this.queue.length = 0;
@@ -156,21 +210,17 @@ export class TxnBatcher<Req, Res> {
   }
 
   private async run(batch: Pending<Req, Res>[]): Promise<void> {
-    let deadline: number | undefined;
-    for (const p of batch) {
-      if (p.deadline !== undefined && (deadline === undefined || p.deadline < deadline)) {
-        deadline = p.deadline;
-      }
-    }
     const sent = this.send(
       batch.map(p => p.req),
-      deadline,
+      batch.map(p => p.deadline),
     );
     await Promise.all(
       batch.map(async (p, i) => {
         try {
-          const results = await abortable(sent, p.signal);
-          p.resolve(results[i] as Res);
+          const own = p.deadline === undefined ? sent : this.byDeadline(sent, p.deadline);
+          const result = (await abortable(own, p.signal))[i];
+          if (result instanceof MemberFailed) p.reject(result.error);
+          else p.resolve(result as Res);
         } catch (err) {
           p.reject(err);
         }
@@ -178,5 +228,26 @@ export class TxnBatcher<Req, Res> {
     );
     // The callers above may have stopped waiting; the call itself still has to end first.
     await sent.catch(() => undefined);
+    for (const p of batch) p.settled?.();
+  }
+
+  /**
+   * `sent`, or a failure at `deadline` if it is still out: each member waits only as long as its
+   * own deadline, while the call carries the latest one (a member that waited long for its batch
+   * does not shorten the others').
+   */
+  private byDeadline<T>(sent: Promise<T>, deadline: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => {
+          reject(this.hooks.late?.() ?? new Error('no answer within the deadline'));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    return Promise.race([sent, late]).finally(() => {
+      clearTimeout(timer);
+    });
   }
 }
