@@ -1,5 +1,7 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
+import { authorize } from '../../auth/authorize.js';
+import { boundIdempotencyKey } from '../../auth/idempotency-scope.js';
 import type { BundleGrant } from '../../domain/bundles/bundles.js';
 import { InvalidInputError } from '../../domain/errors.js';
 import type { Services } from '../../services.js';
@@ -25,6 +27,7 @@ export function bundlesRouter(s: Services): Router {
   r.post('/v1/bundles', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const input = parseInput(body, req.body ?? {}, '/body');
+    for (const x of input.slots) authorize(res, 'acquire', { slot: x.slot });
     const preferred = preferWaitMs(req);
     if (preferred !== undefined && preferred > s.limits.waitMaxMs) {
       throw new InvalidInputError(
@@ -55,7 +58,7 @@ export function bundlesRouter(s: Services): Router {
         slots: input.slots,
         ttlS: input.ttlSeconds,
         waitMs: input.waitMs ?? preferred ?? 0,
-        idempotencyKey: key,
+        idempotencyKey: key === undefined ? undefined : boundIdempotencyKey(res, key),
         session,
       },
       { signal: requestSignal(res, s.lifecycle) },
@@ -68,6 +71,7 @@ export function bundlesRouter(s: Services): Router {
 
   r.post('/v1/bundles/:token/keepalive', async (req, res) => {
     const { token } = parseInput(bundleParams, req.params, '/params');
+    authorize(res, 'acquire', { anySlot: true });
     const kept = await s.bundles.keepAlive(token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
     });
@@ -76,6 +80,7 @@ export function bundlesRouter(s: Services): Router {
 
   r.delete('/v1/bundles/:token', async (req, res) => {
     const { token } = parseInput(bundleParams, req.params, '/params');
+    authorize(res, 'acquire', { anySlot: true });
     await s.bundles.release(token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
     });

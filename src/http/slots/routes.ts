@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { authorize } from '../../auth/authorize.js';
+import { boundIdempotencyKey } from '../../auth/idempotency-scope.js';
 import { z } from 'zod';
 import { InvalidInputError } from '../../domain/errors.js';
 import type { Grant } from '../../domain/grant.js';
@@ -61,7 +62,7 @@ export function slotsRouter(s: Services): Router {
         capacity: input.capacity,
         ttlS: input.ttlSeconds,
         waitMs,
-        idempotencyKey: key,
+        idempotencyKey: key === undefined ? undefined : boundIdempotencyKey(res, key),
         session,
         lockDelayMs: input.lockDelayMs,
       },
@@ -113,7 +114,7 @@ export function slotsRouter(s: Services): Router {
   r.get('/v1/slots/:slot/queue', async (req, res) => {
     const { slot } = parseInput(slotParams, req.params, '/params');
     authorize(res, 'acquire', { slot });
-    const key = requiredIdempotencyKey(req);
+    const key = requiredIdempotencyKey(req, res);
     const p = await s.reader.position(slot, key, { signal: requestSignal(res, s.lifecycle) });
     res.json({ slot, ...p });
   });
@@ -121,7 +122,7 @@ export function slotsRouter(s: Services): Router {
   r.delete('/v1/slots/:slot/queue', async (req, res) => {
     const { slot } = parseInput(slotParams, req.params, '/params');
     authorize(res, 'acquire', { slot });
-    const key = requiredIdempotencyKey(req);
+    const key = requiredIdempotencyKey(req, res);
     await s.semaphore.cancel(slot, key, { signal: requestSignal(res, s.lifecycle) });
     res.status(204).end();
   });
@@ -129,14 +130,14 @@ export function slotsRouter(s: Services): Router {
   return r;
 }
 
-function requiredIdempotencyKey(req: Request): string {
+function requiredIdempotencyKey(req: Request, res: Response): string {
   const raw = idempotencyKeyHeader(req);
   if (raw === undefined) {
     throw new InvalidInputError('send the Idempotency-Key the acquire was made with', [
       { pointer: '/headers/idempotency-key', detail: 'required' },
     ]);
   }
-  return parseInput(idempotencyKey, raw, '/headers/idempotency-key');
+  return boundIdempotencyKey(res, parseInput(idempotencyKey, raw, '/headers/idempotency-key'));
 }
 
 function sendGrant(res: Response, g: Grant): void {
