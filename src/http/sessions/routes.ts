@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { authorize } from '../../auth/authorize.js';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.js';
 import type { Services } from '../../services.js';
@@ -19,6 +20,7 @@ export function sessionsRouter(s: Services): Router {
   r.post('/v1/sessions', jsonRequestBody, async (req, res) => {
     requireJson(req);
     const input = parseInput(body, req.body ?? {}, '/body');
+    authorize(res, 'acquire', { anySlot: true });
     const created = await s.sessions.create(input.ttlSeconds, {
       signal: requestSignal(res, s.lifecycle),
     });
@@ -34,12 +36,14 @@ export function sessionsRouter(s: Services): Router {
   // Reading a session needs no secret: its id reveals only whether it lives and its TTL.
   r.get('/v1/sessions/:id', async (req, res) => {
     const { id } = parseInput(sessionParams, req.params, '/params');
+    authorize(res, 'acquire', { anySlot: true });
     const v = await s.sessions.read(id, { signal: requestSignal(res, s.lifecycle) });
     res.json({ id: v.id, ttlSeconds: v.ttlS, expiresInMs: v.expiresInMs });
   });
 
   r.post('/v1/sessions/:id/keepalive', async (req, res) => {
     const { id } = parseInput(sessionParams, req.params, '/params');
+    authorize(res, 'acquire', { anySlot: true });
     const token = sessionToken(id, holderSecret(req, res));
     const kept = await s.sessions.keepAlive(token, { signal: requestSignal(res, s.lifecycle) });
     res.json({ id, ttlSeconds: kept.ttlS, expiresInMs: kept.expiresInMs });
@@ -47,6 +51,7 @@ export function sessionsRouter(s: Services): Router {
 
   r.delete('/v1/sessions/:id', async (req, res) => {
     const { id } = parseInput(sessionParams, req.params, '/params');
+    authorize(res, 'acquire', { anySlot: true });
     await s.sessions.end(sessionToken(id, holderSecret(req, res)), {
       signal: requestSignal(res, s.lifecycle),
     });
@@ -58,7 +63,10 @@ export function sessionsRouter(s: Services): Router {
 
 function sessionToken(id: string, token: string): string {
   if (!token.startsWith(`${id}.`)) {
-    throw new DomainError('session_gone', 'the session token in Slotlock-Secret does not belong to this session');
+    throw new DomainError(
+      'session_gone',
+      'the session token in Slotlock-Secret does not belong to this session',
+    );
   }
   return token;
 }
