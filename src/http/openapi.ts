@@ -26,16 +26,22 @@ export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']
 export function buildOpenApi(limits: Limits): OpenApiDocument {
   const reg = new OpenAPIRegistry();
   reg.registerComponent('securitySchemes', 'holderSecret', {
-    type: 'http',
-    scheme: 'bearer',
+    type: 'apiKey',
+    in: 'header',
+    name: 'Slotlock-Secret',
     description:
-      'The `secret` returned with a grant (slots) or a leadership (elections). It proves ' +
-      'you hold that grant; it is not a fencing token.',
+      'The `secret` returned with a grant (slots) or a leadership (elections), in the ' +
+      'Slotlock-Secret header (a leading "Bearer " is tolerated). It proves you hold that ' +
+      'grant; it is not a fencing token. While the server has no authentication configured, ' +
+      '"Authorization: Bearer <secret>" is accepted too.',
   });
   reg.registerComponent('securitySchemes', 'sessionToken', {
-    type: 'http',
-    scheme: 'bearer',
-    description: 'The `session` token "<id>.<secret>" returned by POST /v1/sessions',
+    type: 'apiKey',
+    in: 'header',
+    name: 'Slotlock-Secret',
+    description:
+      'The `session` token "<id>.<secret>" returned by POST /v1/sessions, in the ' +
+      'Slotlock-Secret header',
   });
   registerSlotPaths(reg, limits);
   registerSessionPaths(reg, limits);

@@ -38,7 +38,7 @@ export const leadershipResponse = z
       description: 'Term token: create revision of the leader key; grows with every new leader',
     }),
     secret: z.string().openapi({
-      description: 'Leader secret: "Authorization: Bearer <secret>" to renew, proclaim, resign',
+      description: 'Leader secret: send as "Slotlock-Secret: <secret>" to renew, proclaim, resign',
     }),
     candidate: holderLabel,
     value: electionValue,

@@ -51,7 +51,7 @@ export const grantResponse = z
     slot: slotName,
     token: fencingToken,
     secret: z.string().openapi({
-      description: 'Holder secret: send as "Authorization: Bearer <secret>" to renew or release',
+      description: 'Holder secret: send as "Slotlock-Secret: <secret>" to renew or release',
     }),
     holder: holderLabel,
     capacity: z.number().int(),
