@@ -42,7 +42,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     acquires: new Counter({
       name: 'slotlock_lock_acquire_total',
-      help: 'Acquire outcomes: immediate, after_wait, busy, timeout, cancelled, conflict, error.',
+      help: 'Acquire outcomes: immediate, after_wait, replayed, busy, timeout, cancelled, conflict, error.',
       labelNames: ['outcome'] as const,
       registers,
     }),
