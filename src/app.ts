@@ -11,6 +11,7 @@ import { httpMetrics } from './http/http-metrics.js';
 import { methodNotAllowed } from './http/method-not-allowed.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { rateLimits } from './http/limits/rate-limits.js';
+import { rateLimits } from './http/limits/rate-limits.js';
 import { requestLog } from './http/request-log.js';
 import { sessionsRouter } from './http/sessions/routes.js';
 import { slotsRouter } from './http/slots/routes.js';
@@ -29,6 +30,7 @@ export function createApp(s: Services): Express {
   app.use(requestLog(s.log));
   app.use(httpMetrics(s.metrics));
   app.use(authenticate(s.auth));
+  app.use(rateLimits(s.config));
   app.use(rateLimits(s.config));
   // The hot routes first: each router a request passes on the way costs it a little.
   app.use(slotsRouter(s));

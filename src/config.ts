@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { limitsConfigShape } from './config-limits.js';
+import { limitsConfigShape } from './config-limits.js';
 
 const commaList = z
   .string()
@@ -44,6 +45,7 @@ export const configSchema = z
     /** etcd's --max-txn-ops (default 128): group-commit batches are sized to stay within it. */
     ETCD_MAX_TXN_OPS: int(8, 100_000).default(128),
     ETCD_DATA_DIR: z.string().min(1).default('.data/etcd'),
+    ...limitsConfigShape,
     ...limitsConfigShape,
     TTL_MIN_S: int(2, 3600).default(2),
     TTL_MAX_S: int(2, 86_400).default(300),

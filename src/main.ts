@@ -8,6 +8,7 @@ import { describeListenError } from './listen-error.js';
 import { createLogger } from './logger.js';
 import { installLastResort } from './last-resort.js';
 import { createMetrics } from './metrics.js';
+import { applyServerLimits } from './http/limits/server-limits.js';
 import { createServices, type Services } from './services.js';
 import { listenHost } from './auth/protected-mode.js';
 import { createListener, type Listener } from './auth/tls-server.js';
@@ -80,9 +81,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const server = listener.server;
-  server.headersTimeout = 60_000;
-  server.requestTimeout = config.WAIT_MAX_MS + 30_000;
-  server.keepAliveTimeout = 5_000;
+  applyServerLimits(server, config);
 
   try {
     await new Promise<void>((resolve, reject) => {

@@ -40,13 +40,12 @@ export function jsonBody(opts: {
         `the request body is larger than ${opts.limitText}; nothing was changed`,
       );
     const unsupported = unsupportedEncoding(contentType, req.headers['content-encoding']);
+    // 413 and 415 leave the rest of the body unread: the error handler closes the connection.
     if (unsupported !== undefined) {
-      req.resume();
       next(new DomainError('unsupported_media_type', unsupported));
       return;
     }
     if (length !== undefined && Number(length) > opts.limitBytes) {
-      req.resume();
       next(tooLarge());
       return;
     }
@@ -64,7 +63,7 @@ export function jsonBody(opts: {
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > opts.limitBytes) {
-        req.resume();
+        req.pause();
         finish(tooLarge());
         return;
       }

@@ -20,6 +20,9 @@ export const statusOf: Record<ErrorCode, number> = {
   grant_gone: 410,
   session_gone: 410,
   idempotency_conflict: 422,
+  rate_limited: 429,
+  quota_exceeded: 429,
+  storage_quota_exceeded: 507,
   acquire_in_progress: 409,
   not_leader: 409,
   stale_token: 409,
@@ -45,6 +48,9 @@ const titles: Record<ErrorCode, string> = {
   grant_gone: 'Grant gone',
   session_gone: 'Session gone',
   idempotency_conflict: 'Idempotency key reused',
+  rate_limited: 'Too many requests',
+  quota_exceeded: 'Quota exceeded',
+  storage_quota_exceeded: 'Storage quota exceeded',
   acquire_in_progress: 'Acquire in progress',
   not_leader: 'Not the leader',
   stale_token: 'Stale fencing token',
@@ -93,10 +99,12 @@ export const problemHandler: ErrorRequestHandler = (err: unknown, req, res, next
     next(err);
     return;
   }
-  sendProblem(
-    res,
-    toDomainError(err, () => requestLogger(req, res)),
-  );
+  const problem = toDomainError(err, () => requestLogger(req, res));
+  // A body refused unread (too large, not JSON) is not drained: the connection closes after the
+  // answer, so a 100 MB upload cannot keep a replica reading it.
+  const status = statusOf[problem.code];
+  if ((status === 413 || status === 415) && !req.complete) res.setHeader('Connection', 'close');
+  sendProblem(res, problem);
 };
 
 function toDomainError(err: unknown, log: () => Logger): DomainError {
