@@ -2,7 +2,6 @@ import express, { type Express } from 'express';
 import { authenticate } from './auth/authenticate.js';
 import { adminRouter } from './http/admin/routes.js';
 import { bundlesRouter } from './http/bundles/routes.js';
-import { bundlesRouter } from './http/bundles/routes.js';
 import { docsRouter } from './http/docs.js';
 import { electionsRouter } from './http/elections/routes.js';
 import { fencingRouter } from './http/fencing/routes.js';
@@ -10,7 +9,6 @@ import { healthRouter } from './http/health.js';
 import { httpMetrics } from './http/http-metrics.js';
 import { methodNotAllowed } from './http/method-not-allowed.js';
 import { notFound, problemHandler } from './http/problem.js';
-import { rateLimits } from './http/limits/rate-limits.js';
 import { rateLimits } from './http/limits/rate-limits.js';
 import { requestLog } from './http/request-log.js';
 import { sessionsRouter } from './http/sessions/routes.js';
@@ -31,10 +29,8 @@ export function createApp(s: Services): Express {
   app.use(httpMetrics(s.metrics));
   app.use(authenticate(s.auth));
   app.use(rateLimits(s.config));
-  app.use(rateLimits(s.config));
   // The hot routes first: each router a request passes on the way costs it a little.
   app.use(slotsRouter(s));
-  app.use(bundlesRouter(s));
   app.use(bundlesRouter(s));
   app.use(sessionsRouter(s));
   app.use(electionsRouter(s));

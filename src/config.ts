@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { limitsConfigShape } from './config-limits.js';
-import { limitsConfigShape } from './config-limits.js';
 
 const commaList = z
   .string()
@@ -46,7 +45,6 @@ export const configSchema = z
     ETCD_MAX_TXN_OPS: int(8, 100_000).default(128),
     ETCD_DATA_DIR: z.string().min(1).default('.data/etcd'),
     ...limitsConfigShape,
-    ...limitsConfigShape,
     TTL_MIN_S: int(2, 3600).default(2),
     TTL_MAX_S: int(2, 86_400).default(300),
     TTL_DEFAULT_S: int(2, 86_400).default(15),
@@ -54,7 +52,6 @@ export const configSchema = z
     CAPACITY_MAX: int(1, 100_000).default(1000),
     LOCK_DELAY_MAX_MS: int(0, 600_000).default(60_000),
     ELECTIONS_MAX: int(1, 10_000).default(100),
-    BUNDLE_SLOTS_MAX: int(1, 40).default(16),
     BUNDLE_SLOTS_MAX: int(1, 40).default(16),
     RETRY_AFTER_S: int(1, 60).default(1),
     SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
