@@ -35,6 +35,26 @@ if ! have_etcd; then
   fi
 fi
 
+# The auth and etcd-credential tests make their certificates with openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    quietly apt-get update -qq
+    quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl
+  else
+    echo "setup: openssl is not installed (the TLS tests need it): sudo apt-get install -y openssl" >&2
+  fi
+fi
+
+# etcdctl (Debian's etcd-client, same version as the server): the backup/restore test and runbook.
+if ! command -v etcdctl >/dev/null 2>&1; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    quietly apt-get update -qq
+    quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-client
+  else
+    echo "setup: etcdctl is not installed (the restore test needs it): sudo apt-get install -y etcd-client" >&2
+  fi
+fi
+
 if [[ ! -x node_modules/.bin/vitest ]] ||
   [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   quietly npm ci --no-audit --no-fund
