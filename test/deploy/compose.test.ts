@@ -45,10 +45,51 @@ describe('deploy/compose.yaml', () => {
     expect(result.status, result.output).toBe(0);
   });
 
-  it('has no version key and exactly three etcd members plus slotlock', () => {
+  it('has no version key and exactly three etcd members plus slotlock, Prometheus and Grafana', () => {
     const { raw, compose } = loadCompose();
     expect(raw).not.toHaveProperty('version');
-    expect(Object.keys(compose.services).sort()).toEqual([...members, 'slotlock'].sort());
+    expect(Object.keys(compose.services).sort()).toEqual(
+      [...members, 'slotlock', 'prometheus', 'grafana'].sort(),
+    );
+  });
+
+  it('runs Prometheus with the tested rule file, scraping slotlock as job "slotlock"', () => {
+    const prometheus = service('prometheus');
+    expect(prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    const mount = prometheus.volumes?.find(v => v.endsWith(':/etc/prometheus:ro')) ?? '';
+    const dir = path.resolve(path.dirname(composePath), mount.split(':')[0] ?? '');
+    expect(dir).toBe(repoPath('deploy/prometheus'));
+    const config = parse(readFileSync(`${dir}/prometheus.yml`, 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(config.rule_files).toEqual(['slotlock.rules.yaml']);
+    const job = config.scrape_configs.find(c => c.job_name === 'slotlock');
+    expect(job?.static_configs[0]?.targets).toEqual(['slotlock:8080']);
+  });
+
+  it('runs Grafana with a Prometheus data source and the generated dashboard provisioned', () => {
+    const grafana = service('grafana');
+    expect(grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    const host = (target: string) => {
+      const mount = grafana.volumes?.find(v => v.split(':')[1] === target) ?? '';
+      return path.resolve(path.dirname(composePath), mount.split(':')[0] ?? '');
+    };
+    expect(host('/var/lib/grafana/dashboards/slotlock-dashboard.json')).toBe(
+      repoPath('deploy/grafana/slotlock-dashboard.json'),
+    );
+    const provisioning = host('/etc/grafana/provisioning');
+    const datasources = parse(
+      readFileSync(`${provisioning}/datasources/prometheus.yaml`, 'utf8'),
+    ) as { datasources: { type: string; url: string }[] };
+    expect(datasources.datasources[0]).toMatchObject({
+      type: 'prometheus',
+      url: 'http://prometheus:9090',
+    });
+    const providers = parse(readFileSync(`${provisioning}/dashboards/slotlock.yaml`, 'utf8')) as {
+      providers: { options: { path: string } }[];
+    };
+    expect(providers.providers[0]?.options.path).toBe('/var/lib/grafana/dashboards');
   });
 
   it('runs every etcd member from one anchor with the pinned image and an etcdctl healthcheck', () => {

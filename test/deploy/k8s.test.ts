@@ -153,7 +153,7 @@ describe('deploy/k8s overlays', () => {
     const policy = only(
       plain
         .filter(NetworkPolicy.is)
-        .filter(p => selects(p.spec?.podSelector.matchLabels, podLabels)),
+        .filter(p => selects(p.spec?.podSelector?.matchLabels, podLabels)),
       'slotlock NetworkPolicies',
     );
     expect(policy.spec?.policyTypes).toEqual(['Ingress']);

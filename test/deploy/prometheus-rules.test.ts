@@ -43,6 +43,16 @@ describe('slotlock.rules.yaml', () => {
     expect(result.output).toContain('SUCCESS');
   });
 
+  it("is loaded by the compose stack's prometheus.yml, which passes promtool check config", () => {
+    const result = run(
+      promtool,
+      ['check', 'config', repoPath('deploy/prometheus/prometheus.yml')],
+      60_000,
+    );
+    expect(result.status, result.output).toBe(0);
+    expect(result.output).toContain('1 rule files found');
+  });
+
   it('passes its promtool unit tests', () => {
     const result = run(promtool, ['test', 'rules', testFilePath], 120_000);
     expect(result.status, result.output).toBe(0);
