@@ -71,6 +71,7 @@ describe('responses against the published openapi.json', () => {
     expect((await http('GET', `/v1/slots/conf:a/tokens/${token}`)).status).toBe(200);
     expect((await http('DELETE', grant, { headers: secret(s) })).status).toBe(204);
     expect((await http('DELETE', grant, { headers: secret(s) })).status).toBe(410);
+    expect((await http('POST', `${grant}/keepalive`, { headers: secret(s) })).status).toBe(410);
   });
 
   it('slots: queue position, cancel, acquire in progress', async () => {
@@ -95,6 +96,7 @@ describe('responses against the published openapi.json', () => {
     });
     expect(cancel.status).toBe(204);
     expect((await waiting).body.code).toBe('wait_cancelled');
+    expect((await http('GET', '/v1/slots/conf:q/queue')).status).toBe(400);
     const gone = await http('GET', '/v1/slots/conf:q/queue', {
       headers: { 'idempotency-key': randomUUID() },
     });
@@ -120,6 +122,9 @@ describe('responses against the published openapi.json', () => {
       410,
     );
     expect((await http('GET', `/v1/sessions/${id}`)).status).toBe(410);
+    expect((await http('GET', '/v1/sessions/not-hex')).status).toBe(400);
+    const late = await http('POST', '/v1/slots/conf:s/grants', { body: { holder: 'h', session } });
+    expect(late.body.code).toBe('session_gone');
   });
 
   it('elections: campaign, leader, observe events, keepalive, proclaim, resign', async () => {
@@ -130,6 +135,10 @@ describe('responses against the published openapi.json', () => {
     const { token, secret: s } = c.body as { token: string; secret: string };
     const other = await http('POST', '/v1/elections/conf-e/campaign', { body: { candidate: 'b' } });
     expect(other.body.code).toBe('not_leader');
+    const waited = await http('POST', '/v1/elections/conf-e/campaign', {
+      body: { candidate: 'b', waitMs: 50 },
+    });
+    expect(waited.body.code).toBe('wait_timeout');
     expect((await http('GET', '/v1/elections/conf-e/leader')).status).toBe(200);
     const observePath = '/v1/elections/conf-e/observe';
     const event = await firstSseEvent(`${svc.url}${observePath}`, 'leader');
@@ -148,6 +157,11 @@ describe('responses against the published openapi.json', () => {
     expect(
       (await http('PUT', `${term}/value`, { body: { value: 'w' }, headers: secret(s) })).status,
     ).toBe(200);
+    const wrong = await http('PUT', `${term}/value`, {
+      body: { value: 'x' },
+      headers: secret('no'),
+    });
+    expect(wrong.status).toBe(403);
     expect((await http('DELETE', term, { headers: secret(s) })).status).toBe(204);
     expect((await http('DELETE', term, { headers: secret(s) })).status).toBe(410);
   });
