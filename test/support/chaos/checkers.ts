@@ -12,6 +12,7 @@ import {
   type SpaceName,
 } from './replay.js';
 import { checkFencedStore } from './fenced-checker.js';
+import { checkBundleGrants, checkBundleKeys } from './bundle-checker.js';
 
 export interface CheckResult {
   name: string;
@@ -251,6 +252,8 @@ export function checkAll(run: RunHistory): CheckResult[] {
     holderDeadlines(p),
     checkRealTimeOrder(run),
     checkFencedStore(run.ops, run.events, run.layout, p.history),
+    checkBundleKeys(run.events, run.layout),
+    checkBundleGrants(run.ops, p.history, p.bounds),
     result('etcd history is well formed', run.events.length, [...p.history.anomalies]),
   ];
 }

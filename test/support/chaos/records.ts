@@ -47,6 +47,8 @@ export interface OpRecord {
   detail?: string | undefined;
   /** The grant's token (acquire/campaign), or the token the request used. */
   token?: string | undefined;
+  /** Acquire records of one bundle grant (one per slot) share its id (src/domain/bundles/). */
+  bundle?: string | undefined;
   /** The contender key the grant's secret maps to (acquire/campaign, and requests that use it). */
   key?: string | undefined;
   expiresInMs?: number | undefined;
