@@ -85,7 +85,9 @@ function overview(l: Limits): string {
     `- **TTLs** are ${l.ttlMinS}-${l.ttlMaxS} s (default ${l.ttlDefaultS}); renew every TTL/3.`,
     '- **Errors** are RFC 9457 `application/problem+json` whose `type` is ' +
       '`urn:slotlock:problem:<code>` and whose `code` is stable; 409 and 503 may carry ' +
-      '`Retry-After`.',
+      '`Retry-After`. A documented path called with another method answers 405 ' +
+      '`method_not_allowed` with an `Allow` header. Only operations with a request body read ' +
+      'one, so only they answer 413 and 415.',
     '',
     '| code | status | type |',
     '|---|---|---|',
