@@ -43,6 +43,11 @@ export interface EtcdMemberOptions {
   clientPort?: number | undefined;
   peerPort?: number | undefined;
   host?: string | undefined;
+  /**
+   * The peer URL the other members dial to reach this one (`--initial-advertise-peer-urls`);
+   * defaults to the listen URL. A fault test puts a proxy there to cut peer traffic.
+   */
+  advertisePeerUrl?: string | undefined;
   /** `name=peerUrl,...`; defaults to this member alone. */
   initialCluster?: string | undefined;
   initialClusterState?: 'new' | 'existing' | undefined;
@@ -258,8 +263,8 @@ function etcdArgs(o: RunningMember['options'], clientUrl: string, peerUrl: strin
     `--listen-client-urls=${clientUrl}`,
     `--advertise-client-urls=${clientUrl}`,
     `--listen-peer-urls=${peerUrl}`,
-    `--initial-advertise-peer-urls=${peerUrl}`,
-    `--initial-cluster=${o.initialCluster ?? `${o.name}=${peerUrl}`}`,
+    `--initial-advertise-peer-urls=${o.advertisePeerUrl ?? peerUrl}`,
+    `--initial-cluster=${o.initialCluster ?? `${o.name}=${o.advertisePeerUrl ?? peerUrl}`}`,
     `--initial-cluster-state=${o.initialClusterState ?? 'new'}`,
     `--initial-cluster-token=${o.clusterToken ?? `slotlock-${o.name}`}`,
     // Pre-vote keeps a member that was cut off from bumping the term (and deposing the leader) on heal.
