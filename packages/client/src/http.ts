@@ -3,6 +3,7 @@
  * timeout combined with the caller's signal, JSON in and out, and problem+json turned into
  * {@link SlotlockError}.
  */
+import { resolveBaseUrl } from './base-url.js';
 import { SlotlockError, type ProblemDetails } from './errors.js';
 
 /** The `fetch` the client calls; injectable for proxies, auth headers or tests. */
@@ -53,33 +54,6 @@ export interface HttpResult<T> {
  */
 export function secretHeader(secret: string): Record<string, string> {
   return { 'slotlock-secret': secret };
-}
-
-/**
- * The base URL of the service: `url`, or `SLOTLOCK_URL` when absent, without trailing slashes.
- * Throws a {@link SlotlockError} `invalid_options` when there is none or it has no http(s) scheme.
- */
-export function resolveBaseUrl(url: string | undefined): string {
-  const raw = url ?? process.env.SLOTLOCK_URL;
-  if (raw === undefined || raw === '') {
-    throw invalidOptions('no slotlock URL: pass `url` or set SLOTLOCK_URL');
-  }
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-    throw invalidOptions(
-      `the slotlock URL "${raw}" must start with http:// or https:// (e.g. http://${raw})`,
-    );
-  }
-  return raw.replace(/\/+$/, '');
-}
-
-function invalidOptions(detail: string): SlotlockError {
-  return new SlotlockError({ code: 'invalid_options', status: 0, detail });
 }
 
 /** Percent-encodes one path segment (slot and election names may contain "/"). */

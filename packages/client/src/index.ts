@@ -12,7 +12,14 @@
 export { SlotClient, type AcquireOptions } from './slots.js';
 export { Grant, type GrantBody } from './grant.js';
 export { Session, type SessionBody } from './session.js';
-export type { QueuePosition, SlotHolder, SlotList, SlotView, TokenCheck } from './slot-views.js';
+export type {
+  ForcedRelease,
+  QueuePosition,
+  SlotHolder,
+  SlotList,
+  SlotView,
+  TokenCheck,
+} from './slot-views.js';
 export { ElectionClient, type CampaignOptions } from './election.js';
 export { lead, type LeadOptions, type LeaderFunction } from './lead.js';
 export { Leadership, type CampaignBody } from './leadership.js';

@@ -39,6 +39,15 @@ export interface TokenCheck {
   revision: string;
 }
 
+/** The answer of an admin force-release: which grant was ended, and whose it was. */
+export interface ForcedRelease {
+  slot: string;
+  token: string;
+  /** The holder the grant belonged to, or null if unknown. */
+  holder: string | null;
+  session: boolean;
+}
+
 /** `GET /v1/slots/{slot}/queue`: where an acquire (found by its Idempotency-Key) stands. */
 export interface QueuePosition {
   slot: string;

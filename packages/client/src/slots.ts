@@ -7,7 +7,7 @@ import { Http, secretHeader, segment } from './http.js';
 import type { ClientOptions } from './options.js';
 import { leavesHalfTtl, monotonicNow } from './monotonic-deadline.js';
 import { Session, type SessionBody } from './session.js';
-import type { QueuePosition, SlotList, SlotView, TokenCheck } from './slot-views.js';
+import type { ForcedRelease, QueuePosition, SlotList, SlotView, TokenCheck } from './slot-views.js';
 
 /** What to acquire, and how long to wait. */
 export interface AcquireOptions {
@@ -133,6 +133,24 @@ export class SlotClient {
     opts: { signal?: AbortSignal } = {},
   ): Promise<TokenCheck> {
     return this.get<TokenCheck>(`/v1/slots/${segment(slot)}/tokens/${token}`, opts.signal);
+  }
+
+  /**
+   * Admin: ends grant `token` of `slot` without its secret (a stuck holder with a long TTL), via
+   * `DELETE /v1/admin/slots/{slot}/grants/{token}`. Needs the `admin` permission when the server
+   * has authentication; `grant_gone` if the grant no longer exists.
+   */
+  async forceRelease(
+    slot: string,
+    token: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<ForcedRelease> {
+    const res = await retrying(this.retry, opts.signal, () =>
+      this.http.call<ForcedRelease>('DELETE', `/v1/admin/slots/${segment(slot)}/grants/${token}`, {
+        signal: opts.signal,
+      }),
+    );
+    return res.body;
   }
 
   /** Queue position of the acquire made with `idempotencyKey` (`not_found` if none). */
