@@ -164,7 +164,9 @@ async function anchorWatches(
       await start();
       return;
     } catch (err) {
-      log.warn({ err }, 'etcd not reachable yet; retrying');
+      // Say why: a refused credential or a role without ETCD_PREFIX is not an outage.
+      const why = err instanceof Error ? err.message : String(err);
+      log.warn({ err }, `cannot anchor the watches on etcd yet (${why}); retrying`);
       await new Promise(resolve => setTimeout(resolve, delay));
     }
   }

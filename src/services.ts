@@ -75,6 +75,7 @@ export function createServices(
     },
     testing.etcdFaults,
   );
+  store.readRevisionsAt(config.ETCD_PREFIX);
   const leases = new LeaseKeeper(
     client,
     metrics,

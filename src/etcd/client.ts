@@ -3,9 +3,13 @@ import {
   ClientClosedError,
   Etcd3,
   EtcdError,
+  EtcdAuthenticationFailedError,
+  EtcdInvalidAuthTokenError,
   EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
   GRPCCancelledError,
   GRPCDeadlineExceededError,
+  GRPCUnauthenticatedError,
   GRPCUnavailableError,
   type IOptions,
 } from 'etcd3';
@@ -133,6 +137,34 @@ export function isNoSpace(err: unknown): boolean {
 }
 
 /**
+ * Whether etcd refused slotlock's own credentials: `authentication` (a wrong ETCD_USERNAME or
+ * ETCD_PASSWORD, or none while etcd has auth enabled) or `permission` (the user's role does not
+ * cover what slotlock touched, e.g. a role granted on another prefix than ETCD_PREFIX).
+ */
+export function credentialProblem(err: unknown): 'authentication' | 'permission' | undefined {
+  if (
+    err instanceof EtcdAuthenticationFailedError ||
+    err instanceof EtcdInvalidAuthTokenError ||
+    err instanceof GRPCUnauthenticatedError
+  ) {
+    return 'authentication';
+  }
+  if (err instanceof EtcdPermissionDeniedError) return 'permission';
+  // Errors from streams reach us uncast, with the gRPC status: 16 UNAUTHENTICATED, 7 PERMISSION_DENIED.
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = (err instanceof Error ? err.message : '').toLowerCase();
+  if (
+    code === 16 ||
+    message.includes('authentication failed') ||
+    message.includes('user name is empty')
+  ) {
+    return 'authentication';
+  }
+  if (code === 7 || message.includes('permission denied')) return 'permission';
+  return undefined;
+}
+
+/**
  * Turns any etcd/gRPC error into an adapter error; adapter errors pass through unchanged. With
  * `mayHaveApplied` (a write that was sent), a timeout or a dropped connection means the outcome
  * is unknown: etcd may have committed it and only the answer was lost.
@@ -145,6 +177,17 @@ export function translateEtcdError(
 ): AdapterError {
   if (err instanceof AdapterError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  const refused = credentialProblem(err);
+  if (refused !== undefined) {
+    // A misconfiguration, not a bug: unavailable (503, readiness false) with what to fix.
+    return new EtcdUnavailableError(
+      refused === 'authentication'
+        ? `etcd refused slotlock's credentials for ${op}: check ETCD_USERNAME/ETCD_PASSWORD (${message}); nothing was applied`
+        : `etcd denied ${op} (permission denied): the role of ETCD_USERNAME must allow read and write on every key under ETCD_PREFIX (${message}); nothing was applied`,
+      retryAfterS,
+      err,
+    );
+  }
   if (isNoSpace(err)) {
     return new EtcdNoSpaceError(
       `etcd is out of space (NOSPACE alarm) and refuses writes; ${op} was not applied (${message})`,

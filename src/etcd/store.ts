@@ -297,9 +297,19 @@ export class EtcdStore {
     return alarms;
   }
 
+  private revisionKey = '\0';
+
+  /**
+   * Reads revisions with a count-only range of `key` instead of a key outside every prefix: an
+   * etcd user whose role covers only ETCD_PREFIX may not range anything else.
+   */
+  readRevisionsAt(key: string): void {
+    this.revisionKey = key;
+  }
+
   /** etcd's current revision, read linearizably (used by readiness and to anchor watches). */
   async revision(opts: CallOptions = {}): Promise<string> {
-    const res = await this.range({ key: '\0', countOnly: true }, opts);
+    const res = await this.range({ key: this.revisionKey, countOnly: true }, opts);
     return res.revision;
   }
 

@@ -42,6 +42,11 @@ export async function startTestService(
     endpoints: config.ETCD_ENDPOINTS ?? [],
     callTimeoutMs: config.ETCD_CALL_TIMEOUT_MS,
     retryAfterS: config.RETRY_AFTER_S,
+    username: config.ETCD_USERNAME,
+    password: config.ETCD_PASSWORD,
+    caFile: config.ETCD_CA_FILE,
+    certFile: config.ETCD_CERT_FILE,
+    keyFile: config.ETCD_KEY_FILE,
   });
   const log = opts.log ?? pino({ level: config.LOG_LEVEL });
   const services = createServices(
