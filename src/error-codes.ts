@@ -27,6 +27,7 @@ export const errorCodes = [
   'stale_token',
   'etcd_unavailable',
   'etcd_nospace',
+  'etcd_restored',
   'draining',
   'internal',
 ] as const;

@@ -122,6 +122,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'etcd requests by operation kind and outcome (ok|error|unavailable).',
       labelNames: ['op', 'outcome'] as const,
       registers,
+    etcdRevision: new Gauge({
+      name: 'slotlock_etcd_revision',
+      help: 'The highest etcd revision this replica has seen; after a restore from a snapshot, advance etcd past the max of this over replicas (docs/reliability.md).',
+      registers,
+    }),
+    etcdRevisionWentBack: new Counter({
+      name: 'slotlock_etcd_revision_went_back_total',
+      help: "Times etcd answered with a revision below one this replica had seen (a restore from a snapshot): no grant is made until etcd's revision is advanced past it.",
+      registers,
+    }),
     }),
     etcdTxnBatchSize: new Histogram({
       name: 'slotlock_etcd_txn_batch_size',

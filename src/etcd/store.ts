@@ -15,6 +15,7 @@ import { abortable } from './abortable.js';
 import { EtcdRejectedError, EtcdUnavailableError } from './errors.js';
 import { InjectedLostAnswer, InjectedUnsent, type EtcdFaults } from './faults.js';
 import { LeasesInFlight } from './leases-in-flight.js';
+import { RevisionWatermark } from './revision-watermark.js';
 import { MemberFailed, TxnBatcher, type BatchLimits } from './txn-batcher.js';
 
 /** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */
@@ -97,6 +98,7 @@ const sortOrder = { asc: 'Ascend', desc: 'Descend' } as const;
 export class EtcdStore {
   private readonly batcher: TxnBatcher<ITxnRequest, TxnAnswer>;
   private readonly inFlight = new LeasesInFlight();
+  private readonly watermark = new RevisionWatermark();
 
   constructor(
     readonly client: Etcd3,
@@ -325,7 +327,10 @@ export class EtcdStore {
       if (this.faults.failBeforeSend?.(op) === true) throw new InjectedUnsent(op);
       const delayMs = this.faults.delaySend?.(op) ?? 0;
       if (delayMs > 0) await sleep(delayMs, undefined, { signal: opts.signal });
+      const seenAtSend = this.watermark.beforeSend();
       const result = await abortable(fn(), opts.signal);
+      // Only KV answers: their header revision is linearizable (lease and alarm answers' may not be).
+      if (op === 'txn' || op === 'range') this.observeRevision(result, seenAtSend);
       if (this.faults.loseAnswer?.(op) === true) throw new InjectedLostAnswer(op);
       this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
       // A write went through: etcd's NOSPACE alarm (if this replica saw one) is disarmed.
@@ -348,6 +353,28 @@ export class EtcdStore {
     } finally {
       end();
     }
+  }
+
+  /**
+   * True when `token` (a revision this store was just answered) is not above a revision this
+   * replica saw before etcd's revision went back (a restore): it may repeat an earlier grant's.
+   */
+  tokenMayRepeat(token: string): boolean {
+    return this.watermark.mayRepeat(token);
+  }
+
+  /** The revision high-water etcd went back below (see {@link RevisionWatermark}), if it did. */
+  get revisionWentBackBelow(): string | undefined {
+    return this.watermark.wentBackBelow;
+  }
+
+  private observeRevision(result: unknown, seenAtSend: bigint): void {
+    const header = (result as { header?: { revision?: string } | null } | null)?.header;
+    if (header?.revision === undefined) return;
+    if (this.watermark.observe(header.revision, seenAtSend)) {
+      this.metrics.etcdRevisionWentBack.inc();
+    }
+    this.metrics.etcdRevision.set(Number(this.watermark.highWater));
   }
 
   /**

@@ -28,6 +28,7 @@ export const statusOf: Record<ErrorCode, number> = {
   stale_token: 409,
   etcd_unavailable: 503,
   etcd_nospace: 503,
+  etcd_restored: 503,
   draining: 503,
   internal: 500,
 };
@@ -56,6 +57,7 @@ const titles: Record<ErrorCode, string> = {
   stale_token: 'Stale fencing token',
   etcd_unavailable: 'etcd unavailable',
   etcd_nospace: 'etcd out of space',
+  etcd_restored: 'etcd restored from a snapshot',
   draining: 'Shutting down',
   internal: 'Internal error',
 };

@@ -94,6 +94,17 @@ export async function acquireOnce(
   const sessionLeft = perGrantLease ? undefined : sessionTtl(c, leaseId, signal);
 
   const token = res.revision;
+  if (store.tokenMayRepeat(token)) {
+    // etcd went back in time (restored from a snapshot): this token may repeat an earlier grant's.
+    c.withdraw.contender(key, token, ownLease);
+    throw new DomainError(
+      'etcd_restored',
+      `etcd's revision went back below ${store.revisionWentBackBelow ?? '?'} (a restore from a ` +
+        'snapshot?): fencing tokens could repeat, so nothing is granted until an operator ' +
+        'advances the revision past it (docs/reliability.md, "Backup and restore")',
+      { retryAfterS: c.retryAfterS },
+    );
+  }
   const first = rangeAt(res.results, 1).kvs;
   const oldest = first[0] === undefined ? undefined : decodeHolder(first[0]);
   const lockDelayMs = req.lockDelayMs ?? 0;
