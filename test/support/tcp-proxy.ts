@@ -74,8 +74,9 @@ export class TcpProxy {
   }
 
   /**
-   * Forwards the next chunk etcd sends (on an idle, already open connection: the answer to the
-   * next request), then holds everything after it and drops every connection once it is written.
+   * Forwards what etcd sends up to the end of its next gRPC message (the next non-empty HTTP/2
+   * DATA frame: on an otherwise idle client, the answer to the next request), then holds the rest
+   * and drops every connection once that much is written.
    */
   dropAfterNextAnswer(): void {
     this.dropAfterAnswer = true;
@@ -107,20 +108,55 @@ export class TcpProxy {
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.on('data', chunk => upstream.write(chunk));
+    const frames = new FrameScanner();
     upstream.on('data', chunk => {
+      const ends = frames.scan(chunk);
       if (this.holding) {
         this.held.push(() => {
           client.write(chunk);
         });
-      } else if (this.dropAfterAnswer) {
+      } else if (this.dropAfterAnswer && ends.length > 0) {
         this.dropAfterAnswer = false;
         this.holding = true;
-        client.write(chunk, () => {
+        client.write(chunk.subarray(0, ends[0]), () => {
           this.drop();
         });
       } else {
         client.write(chunk);
       }
     });
+  }
+}
+
+/** Follows HTTP/2 frame boundaries in what a server sends (no preface in that direction). */
+class FrameScanner {
+  private header = Buffer.alloc(0);
+  private remaining = 0;
+  private inData = false;
+
+  /** Offsets in `chunk` just past each non-empty DATA frame that ends in it. */
+  scan(chunk: Buffer): number[] {
+    const ends: number[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.remaining > 0) {
+        const n = Math.min(this.remaining, chunk.length - i);
+        i += n;
+        this.remaining -= n;
+        if (this.remaining === 0 && this.inData) {
+          this.inData = false;
+          ends.push(i);
+        }
+        continue;
+      }
+      const take = chunk.subarray(i, i + 9 - this.header.length);
+      this.header = Buffer.concat([this.header, take]);
+      i += take.length;
+      if (this.header.length < 9) break;
+      this.remaining = this.header.readUIntBE(0, 3);
+      this.inData = this.header[3] === 0 && this.remaining > 0;
+      this.header = Buffer.alloc(0);
+    }
+    return ends;
   }
 }
