@@ -6,7 +6,8 @@ import type { SemaphoreContext } from './semaphore-context.js';
 
 /**
  * Withdraws the acquire made with `idempotencyKey` (waiting or holding): its key is deleted, so
- * the replica serving the long-poll answers `wait_cancelled`. Fails with `not_found` if none.
+ * the replica serving the long-poll answers `wait_cancelled`, and so is its lock-delay key (a
+ * cancel is a clean end: the place opens at once). Fails with `not_found` if none.
  */
 export async function cancelAcquire(
   c: SemaphoreContext,
@@ -15,19 +16,26 @@ export async function cancelAcquire(
   opts: { signal?: AbortSignal },
 ): Promise<void> {
   const key = c.space.contender(slot, idOfSecret(secretFromIdempotencyKey(idempotencyKey, slot)));
-  const res = await c.store.txn(
-    {
-      compare: [{ key, target: 'version', op: '>', value: '0' }],
-      success: [{ range: { key } }, { delete: { key } }],
-    },
-    opts,
-  );
-  const kv = res.succeeded ? rangeAt(res.results, 0).kvs[0] : undefined;
-  if (kv === undefined) {
-    throw new DomainError(
-      'not_found',
-      `no acquire with this Idempotency-Key is queued on ${c.space.noun} "${slot}"`,
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const kv = (await c.store.range({ key }, opts)).kvs[0];
+    if (kv === undefined) break;
+    // The delay key is named by the token (the key's create revision), known only once read.
+    const delayKey = c.space.delay(slot, kv.createRevision);
+    const res = await c.store.txn(
+      {
+        compare: [{ key, target: 'create', op: '==', value: kv.createRevision }],
+        success: [{ range: { key: delayKey } }, { delete: { key } }, { delete: { key: delayKey } }],
+      },
+      opts,
     );
+    if (!res.succeeded) continue;
+    if (decodeHolder(kv)?.session !== true && kv.lease !== '0') c.withdraw.lease(kv.lease);
+    const delay = rangeAt(res.results, 0).kvs[0];
+    if (delay !== undefined && delay.lease !== '0') c.withdraw.lease(delay.lease);
+    return;
   }
-  if (decodeHolder(kv)?.session !== true && kv.lease !== '0') c.withdraw.lease(kv.lease);
+  throw new DomainError(
+    'not_found',
+    `no acquire with this Idempotency-Key is queued on ${c.space.noun} "${slot}"`,
+  );
 }
