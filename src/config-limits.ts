@@ -30,3 +30,18 @@ export const limitsConfigShape = {
   // How long the release marker of an idle slot or election outlives its last release.
   RELEASE_MARKER_RETENTION_S: int(2, 31_536_000).default(86_400),
 };
+
+/** The fenced-record storage limits of a configuration. */
+export function fencedLimitsOf(c: {
+  QUOTA_FENCED_RECORDS: number;
+  QUOTA_FENCED_BYTES: number;
+  FENCED_SLOT_RECORDS_MAX: number;
+  FENCED_SLOT_BYTES_MAX: number;
+}) {
+  return {
+    principalRecords: c.QUOTA_FENCED_RECORDS,
+    principalBytes: c.QUOTA_FENCED_BYTES,
+    slotRecords: c.FENCED_SLOT_RECORDS_MAX,
+    slotBytes: c.FENCED_SLOT_BYTES_MAX,
+  };
+}

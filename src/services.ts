@@ -5,6 +5,8 @@ import type { Authenticator } from './auth/authenticator.js';
 import { Cleanup } from './domain/cleanup.js';
 import { Elections } from './domain/elections/elections.js';
 import { FencedStore } from './domain/fencing/fenced-store.js';
+import { FencedLedger } from './domain/fencing/fenced-ledger.js';
+import { fencedLimitsOf } from './config-limits.js';
 import { Semaphore } from './domain/slots/semaphore.js';
 import { Bundles } from './domain/bundles/bundles.js';
 import { Sessions } from './domain/sessions/sessions.js';
@@ -128,7 +130,14 @@ export function createServices(
     reader: new SlotReader(store, slots, metrics),
     sessions: new Sessions(store, keys, leases, sessionDeadlines),
     elections,
-    fenced: new FencedStore({ store, keys, space: slots, metrics, log }),
+    fenced: new FencedStore({
+      store,
+      keys,
+      space: slots,
+      metrics,
+      log,
+      ledger: new FencedLedger(keys.prefix, fencedLimitsOf(config)),
+    }),
     staleReports: new StaleReports(store, metrics, log),
     start: async () => {
       await watch.start();

@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
 import type { ContenderSpace, KeyLayout } from '../../etcd/keys.js';
-import type { EtcdStore, KeyValue, TxnOp } from '../../etcd/store.js';
+import type { EtcdStore, TxnOp } from '../../etcd/store.js';
 import { rangeAt } from '../../etcd/store.js';
 import type { Metrics } from '../../metrics.js';
-import { DomainError, InvalidInputError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import {
   decodeFencedRecord,
   encodeFencedRecord,
-  highestAbove,
   judgeWrite,
   type FencedValue,
   type WriteView,
@@ -15,6 +14,8 @@ import {
 import { decodeHolder, type FencingToken } from '../grant.js';
 import { idOfSecret } from '../secrets.js';
 import { ownerProbe } from '../ownership.js';
+import type { FencedLedger } from './fenced-ledger.js';
+import { fencedRejection, markerToken } from './fenced-rejection.js';
 
 /** A write to a fenced record, made by the holder of grant `token` (proved by `secret`). */
 export interface FencedWrite {
@@ -23,7 +24,14 @@ export interface FencedWrite {
   token: FencingToken;
   secret: string;
   value: string;
+  /** The principal writing (its storage quota is charged). */
+  principal: string;
+  /** Seconds until the record (and its ledger entries) expire; absent: kept until deleted. */
+  ttlS?: number | undefined;
 }
+
+/** A delete of a fenced record by the holder of grant `token` (proved by `secret`). */
+export type FencedDelete = Omit<FencedWrite, 'value' | 'ttlS' | 'principal'>;
 
 export interface FencedStoreDeps {
   store: EtcdStore;
@@ -31,6 +39,8 @@ export interface FencedStoreDeps {
   space: ContenderSpace;
   metrics: Metrics;
   log: Logger;
+  /** Per-slot and per-principal storage limits, counted in etcd. */
+  ledger: FencedLedger;
   /** Read-then-compare-and-set rounds before a write that keeps losing to concurrent writes gives up. */
   maxAttempts?: number;
 }
@@ -55,13 +65,74 @@ export class FencedStore {
    * `acquire_in_progress` (concurrent writes kept winning the compare-and-set).
    */
   async write(w: FencedWrite, opts: { signal?: AbortSignal } = {}): Promise<{ revision: string }> {
+    // A record with a TTL lives on its own lease (its ledger entries too): etcd removes all three.
+    const lease = w.ttlS === undefined ? undefined : await this.d.store.leaseGrant(w.ttlS, opts);
     try {
-      const out = await this.writeOnce(w, opts.signal);
+      const out = await this.writeOnce(w, lease, opts.signal);
       this.d.metrics.fencedWrites.inc({ outcome: 'applied' });
       return out;
     } catch (err) {
+      if (lease !== undefined) {
+        this.d.store.leaseRevoke(lease).catch(() => undefined);
+      }
       this.countRejection(w, err);
       throw err;
+    }
+  }
+
+  /**
+   * Deletes a fenced record, with the same checks as a write: the caller holds grant `token` and
+   * the record was not written with a higher token. `not_found` when there is no such record.
+   */
+  async remove(
+    d: FencedDelete,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ revision: string }> {
+    const key = this.d.keys.fencedRecord(d.slot, d.record);
+    const own = this.d.space.contender(d.slot, idOfSecret(d.secret));
+    for (let attempt = 1; ; attempt++) {
+      const { view, oldest, releasedToken } = await this.readForWrite(
+        d,
+        key,
+        own,
+        undefined,
+        opts.signal,
+      );
+      if (view.record === undefined) {
+        throw new DomainError(
+          'not_found',
+          `record "${d.record}" of slot "${d.slot}" does not exist`,
+        );
+      }
+      const verdict = judgeWrite(d.token, view);
+      if (verdict.kind !== 'ok') {
+        const err = await fencedRejection(
+          this.d,
+          d,
+          verdict,
+          view,
+          oldest,
+          releasedToken,
+          opts.signal,
+        );
+        this.countRejection(d, err);
+        throw err;
+      }
+      const res = await this.d.store.txn(
+        {
+          compare: [
+            { key: own, target: 'create', op: '==', value: d.token },
+            { key, target: 'mod', op: '==', value: view.record.modRevision },
+          ],
+          success: [
+            { delete: { key } },
+            ...this.d.ledger.deleteOps(d.slot, d.record, view.record.owner),
+          ],
+        },
+        opts,
+      );
+      if (res.succeeded) return { revision: res.revision };
+      if (attempt >= this.maxAttempts) throw this.contended(d, attempt);
     }
   }
 
@@ -80,15 +151,28 @@ export class FencedStore {
     return { slot, record, ...body, revision: kv.modRevision };
   }
 
-  private async writeOnce(w: FencedWrite, signal: AbortSignal | undefined) {
+  private async writeOnce(
+    w: FencedWrite,
+    lease: string | undefined,
+    signal: AbortSignal | undefined,
+  ) {
     const key = this.d.keys.fencedRecord(w.slot, w.record);
     const own = this.d.space.contender(w.slot, idOfSecret(w.secret));
+    const bytes = Buffer.byteLength(w.value);
     for (let attempt = 1; ; attempt++) {
-      const { view, oldest, releasedToken } = await this.readForWrite(w, key, own, signal);
+      const { view, oldest, releasedToken, ledger } = await this.readForWrite(
+        w,
+        key,
+        own,
+        w.principal,
+        signal,
+      );
       const verdict = judgeWrite(w.token, view);
       if (verdict.kind !== 'ok') {
-        throw await this.rejection(w, verdict, view, oldest, releasedToken, signal);
+        throw await fencedRejection(this.d, w, verdict, view, oldest, releasedToken, signal);
       }
+      const entry = { slot: w.slot, record: w.record, principal: w.principal, bytes };
+      if (ledger !== undefined) this.d.ledger.check(ledger, entry);
       // One transaction: the grant still exists at `token` and nobody wrote since we read.
       const res = await this.d.store.txn(
         {
@@ -102,29 +186,39 @@ export class FencedStore {
             {
               put: {
                 key,
-                value: encodeFencedRecord({ token: w.token, value: w.value, at: Date.now() }),
+                value: encodeFencedRecord({
+                  token: w.token,
+                  value: w.value,
+                  at: Date.now(),
+                  owner: w.principal,
+                }),
+                ...(lease === undefined ? {} : { lease }),
               },
             },
+            ...this.d.ledger.writeOps(entry, view.record?.owner, lease),
           ],
         },
         { signal },
       );
       if (res.succeeded) return { revision: res.revision };
-      if (attempt >= this.maxAttempts) {
-        throw new DomainError(
-          'acquire_in_progress',
-          `record "${w.record}" of slot "${w.slot}" kept changing under ${attempt} attempts; retry`,
-          { retryAfterS: 0 },
-        );
-      }
+      if (attempt >= this.maxAttempts) throw this.contended(w, attempt);
     }
+  }
+
+  private contended(w: { slot: string; record: string }, attempt: number): DomainError {
+    return new DomainError(
+      'acquire_in_progress',
+      `record "${w.record}" of slot "${w.slot}" kept changing under ${attempt} attempts; retry`,
+      { retryAfterS: 0 },
+    );
   }
 
   /** One linearizable read of everything {@link judgeWrite} needs. */
   private async readForWrite(
-    w: FencedWrite,
+    w: FencedDelete,
     key: string,
     own: string,
+    principal: string | undefined,
     signal: AbortSignal | undefined,
   ) {
     const prefix = this.d.space.contenders(w.slot);
@@ -135,7 +229,10 @@ export class FencedStore {
       { range: { prefix, sort: { target: 'create', order: 'asc' }, limit: 1 } },
       ownerProbe(prefix, w.token),
       { range: { key: this.d.space.releaseMarker(w.slot) } },
+      // The storage ledger of the slot and of the writer (a delete needs neither).
+      ...(principal === undefined ? [] : this.d.ledger.readOps(w.slot, principal)),
     ];
+    const aheadAt = ops.length;
     // max_create_revision 0 means "no bound" to etcd: token 1 has nothing before it.
     if (before > 0n) {
       ops.push({ range: { prefix, maxCreateRevision: before.toString(), countOnly: true } });
@@ -153,87 +250,22 @@ export class FencedStore {
             { token: '0', value: '', at: 0, ...record, modRevision: recordKv.modRevision },
       ownCreate: rangeAt(res.results, 1).kvs[0]?.createRevision,
       liveWithToken: rangeAt(res.results, 3).count,
-      ahead: before > 0n ? rangeAt(res.results, 5).count : 0,
+      ahead: before > 0n ? rangeAt(res.results, aheadAt).count : 0,
       capacity: oldest === undefined ? 0 : (decodeHolder(oldest)?.capacity ?? 1),
     };
-    return { view, oldest, releasedToken: markerToken(rangeAt(res.results, 4).kvs[0]) };
+    const ledger =
+      principal === undefined
+        ? undefined
+        : this.d.ledger.view(rangeAt(res.results, 5).kvs, rangeAt(res.results, 6).kvs);
+    return {
+      view,
+      oldest,
+      releasedToken: markerToken(rangeAt(res.results, 4).kvs[0]),
+      ledger,
+    };
   }
 
-  private async rejection(
-    w: FencedWrite,
-    verdict: Exclude<ReturnType<typeof judgeWrite>, { kind: 'ok' }>,
-    view: WriteView,
-    oldest: KeyValue | undefined,
-    releasedToken: FencingToken | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<DomainError> {
-    const where = `slot "${w.slot}"`;
-    switch (verdict.kind) {
-      case 'future':
-        return new InvalidInputError(
-          `token ${w.token} is above etcd's current revision ${view.revision}: no grant has it`,
-          [{ pointer: '/body/token', detail: 'is from the future (above the current revision)' }],
-        );
-      case 'not_holder':
-        return new DomainError(
-          'not_holder',
-          verdict.waiting
-            ? `grant ${w.token} of ${where} is still waiting in the queue; it may not write yet`
-            : `the secret does not belong to grant ${w.token} of ${where}`,
-        );
-      case 'stale':
-      case 'gone':
-        break;
-    }
-    const holder = await this.currentHolderToken(w.slot, view.capacity, oldest, signal);
-    const written = highestAbove(w.token, [view.record?.token]);
-    const granted = highestAbove(w.token, [holder, releasedToken]);
-    if (verdict.kind === 'gone' && written === undefined && granted === undefined) {
-      return new DomainError(
-        'grant_gone',
-        `grant ${w.token} of ${where} no longer exists (released, or its lease expired); nothing was written`,
-      );
-    }
-    // The token that beat this write: the record's writer if it is newer, else the newer grant.
-    const won = written ?? granted ?? w.token;
-    const detail =
-      verdict.kind === 'stale'
-        ? `token ${w.token} is stale: record "${w.record}" of ${where} was already written with token ${won}`
-        : `grant ${w.token} of ${where} has ended (released, or its lease expired) and ` +
-          (written === undefined
-            ? `token ${won} has been granted since`
-            : `record "${w.record}" was since written with token ${won}`) +
-          '; a paused or late holder must not write';
-    return new DomainError('stale_token', `${detail}; nothing was written`, {
-      extensions: {
-        token: w.token,
-        winningToken: won,
-        ...(holder === undefined ? {} : { currentHolderToken: holder }),
-      },
-    });
-  }
-
-  /** The highest token among the slot's current holders, for error messages only. */
-  private async currentHolderToken(
-    slot: string,
-    capacity: number,
-    oldest: KeyValue | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<FencingToken | undefined> {
-    if (oldest === undefined || capacity <= 1) return oldest?.createRevision;
-    const head = await this.d.store.range(
-      {
-        prefix: this.d.space.contenders(slot),
-        sort: { target: 'create', order: 'asc' },
-        limit: capacity,
-        keysOnly: true,
-      },
-      { signal },
-    );
-    return head.kvs[head.kvs.length - 1]?.createRevision;
-  }
-
-  private countRejection(w: FencedWrite, err: unknown): void {
+  private countRejection(w: FencedDelete, err: unknown): void {
     if (!(err instanceof DomainError)) return;
     const stale = err.code === 'stale_token' || err.code === 'grant_gone';
     if (stale) this.d.metrics.staleTokens.inc({ source: 'store' });
@@ -244,15 +276,5 @@ export class FencedStore {
         'fenced write rejected',
       );
     }
-  }
-}
-
-function markerToken(kv: KeyValue | undefined): FencingToken | undefined {
-  if (kv === undefined) return undefined;
-  try {
-    const parsed = JSON.parse(kv.value) as { token?: unknown };
-    return typeof parsed.token === 'string' ? parsed.token : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -6,6 +6,8 @@ export interface FencedRecordBody {
   token: FencingToken;
   value: string;
   at: number;
+  /** The principal that wrote it (its storage is charged to it); absent in older records. */
+  owner?: string | undefined;
 }
 
 /** A fenced record as read back: its value, the token that wrote it, and its etcd mod revision. */
@@ -29,6 +31,7 @@ export function decodeFencedRecord(kv: KeyValue): FencedRecordBody | undefined {
       token: parsed.token,
       value: parsed.value,
       at: typeof parsed.at === 'number' ? parsed.at : 0,
+      ...(typeof parsed.owner === 'string' ? { owner: parsed.owner } : {}),
     };
   } catch {
     return undefined;

@@ -7,6 +7,7 @@ import type { Services } from '../../services.js';
 import { holderSecret, requestSignal, requireJson } from '../request.js';
 import { fencingToken, slotName } from '../schemas.js';
 import { parseInput } from '../validate.js';
+import { principalId } from '../principal.js';
 
 /** Largest fenced value, in UTF-8 bytes (etcd's own request limit is 1.5 MiB). */
 export const FENCED_VALUE_MAX_BYTES = 64 * 1024;
@@ -29,10 +30,18 @@ export const resourceLabel = z
 
 const recordParams = z.strictObject({ slot: slotName, record: recordName });
 const slotParams = z.strictObject({ slot: slotName });
-const writeBody = z.strictObject({
-  token: fencingToken,
-  value: z.string('must be a string (serialize structured data yourself)'),
-});
+const writeBody = (ttlMaxS: number) =>
+  z.strictObject({
+    token: fencingToken,
+    value: z.string('must be a string (serialize structured data yourself)'),
+    ttlSeconds: z
+      .number('must be a whole number of seconds')
+      .int('must be a whole number of seconds')
+      .min(1, 'must be at least 1')
+      .max(ttlMaxS, `must be at most ${ttlMaxS}`)
+      .optional(),
+  });
+const deleteQuery = z.strictObject({ token: fencingToken });
 const reportBody = z.strictObject({
   token: fencingToken,
   highestSeen: fencingToken,
@@ -47,13 +56,14 @@ const reportBody = z.strictObject({
 export function fencingRouter(s: Services): Router {
   const r = Router();
   const json = fencedJson();
+  const body = writeBody(s.config.FENCED_TTL_MAX_S);
 
   r.put('/v1/slots/:slot/fenced/:record', json, async (req, res) => {
     requireJson(req);
     const { slot, record } = parseInput(recordParams, req.params, '/params');
     authorize(res, 'fenced-write', { slot });
     const secret = holderSecret(req, res);
-    const { token, value } = parseInput(writeBody, req.body ?? {}, '/body');
+    const { token, value, ttlSeconds } = parseInput(body, req.body ?? {}, '/body');
     if (Buffer.byteLength(value) > FENCED_VALUE_MAX_BYTES) {
       throw new DomainError(
         'payload_too_large',
@@ -62,10 +72,29 @@ export function fencingRouter(s: Services): Router {
       );
     }
     const out = await s.fenced.write(
-      { slot, record, token, secret, value },
+      { slot, record, token, secret, value, principal: principalId(res), ttlS: ttlSeconds },
       { signal: requestSignal(res, s.lifecycle) },
     );
-    res.json({ slot, record, token, applied: true, revision: out.revision });
+    res.json({
+      slot,
+      record,
+      token,
+      applied: true,
+      revision: out.revision,
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+    });
+  });
+
+  r.delete('/v1/slots/:slot/fenced/:record', async (req, res) => {
+    const { slot, record } = parseInput(recordParams, req.params, '/params');
+    authorize(res, 'fenced-write', { slot });
+    const secret = holderSecret(req, res);
+    const { token } = parseInput(deleteQuery, { ...req.query }, '/query');
+    await s.fenced.remove(
+      { slot, record, token, secret },
+      { signal: requestSignal(res, s.lifecycle) },
+    );
+    res.status(204).end();
   });
 
   r.get('/v1/slots/:slot/fenced/:record', async (req, res) => {
