@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { errorCodes } from '../domain/errors.js';
+import { registerBundlePaths } from './bundles/openapi.js';
 import { registerElectionPaths } from './elections/openapi.js';
 import { registerFencingPaths } from './fencing/openapi.js';
 import { retryAfterHeader } from './openapi-problems.js';
@@ -44,6 +45,7 @@ export function buildOpenApi(limits: Limits): OpenApiDocument {
       'Slotlock-Secret header',
   });
   registerSlotPaths(reg, limits);
+  registerBundlePaths(reg, limits);
   registerSessionPaths(reg, limits);
   registerElectionPaths(reg, limits);
   registerFencingPaths(reg);
@@ -60,6 +62,7 @@ export function buildOpenApi(limits: Limits): OpenApiDocument {
     servers: [{ url: '/', description: 'The slotlock replica serving this document' }],
     tags: [
       { name: 'slots', description: 'Locks and counting semaphores with fencing tokens' },
+      { name: 'bundles', description: 'Several slots at once: all or none, FIFO, deadlock-free' },
       { name: 'sessions', description: 'One lease shared by many grants' },
       { name: 'elections', description: 'Leader election: campaign, proclaim, resign, observe' },
       { name: 'fencing', description: 'Checking fencing tokens at the guarded resource' },

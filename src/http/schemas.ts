@@ -12,6 +12,8 @@ export interface Limits {
   waitMaxMs: number;
   capacityMax: number;
   lockDelayMaxMs: number;
+  /** At most this many slots in one bundle. */
+  bundleSlotsMax: number;
 }
 
 /** The request limits a configuration implies. */
@@ -23,6 +25,7 @@ export function limitsOf(c: Config): Limits {
     waitMaxMs: c.WAIT_MAX_MS,
     capacityMax: c.CAPACITY_MAX,
     lockDelayMaxMs: c.LOCK_DELAY_MAX_MS,
+    bundleSlotsMax: c.BUNDLE_SLOTS_MAX,
   };
 }
 
@@ -141,6 +144,14 @@ export const problem = z
       .string()
       .optional()
       .openapi({ description: "stale_token: the highest token among the slot's current holders" }),
+    busy: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: 'slot_busy of a bundle: the slots that had no free place' }),
+    slot: z
+      .string()
+      .optional()
+      .openapi({ description: 'capacity_conflict of a bundle: the slot that disagrees' }),
     outcome: z
       .enum(['unknown'])
       .optional()

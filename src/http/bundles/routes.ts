@@ -22,7 +22,7 @@ const bundleParams = z.strictObject({ token: fencingToken });
 /** The bundle API: acquire several slots at once (try or wait), keepalive, release. */
 export function bundlesRouter(s: Services): Router {
   const r = Router();
-  const body = bundleBody(s.limits, s.config.BUNDLE_SLOTS_MAX);
+  const body = bundleBody(s.limits, s.limits.bundleSlotsMax);
 
   r.post('/v1/bundles', jsonRequestBody, async (req, res) => {
     requireJson(req);
