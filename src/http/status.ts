@@ -3,7 +3,8 @@ import { authorize } from '../auth/authorize.js';
 import { asDomainError } from '../domain/errors.js';
 import type { Services } from '../services.js';
 import { statusPageHtml } from './status-page/html.js';
-import { readOverview, type Overview } from './status-page/overview.js';
+import { buildInfo, replicaId } from '../build-info.js';
+import { readElections, readSlots, type Overview } from './status-page/overview.js';
 import { statusPageScript } from './status-page/script.js';
 import { SliTracker, type SliReport } from './status-page/slis.js';
 import { statusPageStyle } from './status-page/style.js';
@@ -17,6 +18,10 @@ export interface StatusReport extends Partial<Overview> {
   generatedAt: string;
   /** `ok: false` when etcd could not be read; `slots` and `elections` are then absent. */
   etcd: { ok: true } | { ok: false; detail: string };
+  /** Which replica answered, and what it runs. */
+  replica: { id: string; version: string; commit: string };
+  /** Parts that could not be read for another reason (logged); the rest is still shown. */
+  unavailable?: ('slots' | 'elections')[];
   slis: SliReport;
   /** A reminder that the SLIs are one replica's in-process approximations. */
   note: string;
@@ -40,6 +45,7 @@ const PAGE_CSP =
 export function statusRouter(s: Services): Router {
   const r = Router();
   const slis = new SliTracker(s.metrics);
+  const replica = { id: replicaId(s.config.REPLICA_ID), ...buildInfo() };
 
   r.get('/', (_req, res) => {
     // Before send(): a header set after it never reaches the browser.
@@ -60,16 +66,30 @@ export function statusRouter(s: Services): Router {
     const report: StatusReport = {
       generatedAt: new Date().toISOString(),
       etcd: { ok: true },
+      replica,
       slis: await slis.report(),
       note: NOTE,
     };
-    try {
-      Object.assign(report, await readOverview(s, { limit: STATUS_LIMIT, signal }));
-    } catch (err) {
-      // The SLIs are still worth showing while etcd is unreachable; other errors are bugs.
-      const known = asDomainError(err);
-      if (known?.code !== 'etcd_unavailable') throw err;
-      report.etcd = { ok: false, detail: known.message };
+    // Each part on its own: one failed read leaves the other part (and the SLIs) on the page.
+    const opts = { limit: STATUS_LIMIT, signal };
+    const [slots, elections] = await Promise.allSettled([
+      readSlots(s, opts),
+      readElections(s, opts),
+    ]);
+    if (slots.status === 'fulfilled') report.slots = slots.value;
+    if (elections.status === 'fulfilled') report.elections = elections.value;
+    for (const [part, result] of [
+      ['slots', slots],
+      ['elections', elections],
+    ] as const) {
+      if (result.status === 'fulfilled') continue;
+      const known = asDomainError(result.reason);
+      if (known?.code === 'etcd_unavailable') {
+        report.etcd = { ok: false, detail: known.message };
+      } else {
+        s.log.error({ err: result.reason as unknown }, `status report: reading ${part} failed`);
+        report.unavailable = [...(report.unavailable ?? []), part];
+      }
     }
     res.setHeader('Cache-Control', 'no-store');
     res.json(report);

@@ -1,7 +1,10 @@
 /**
  * The status page in a real headless Chromium: the DOM it builds from /v1/status shows a held
  * slot, its holder, the waiting count, an election leader and every SLO row, with holder labels
- * as text. Also writes a screenshot to bench/results/status-page.png for a person to look at.
+ * as text, the replica id and version, and no table cell whose content spills out of it at 1280
+ * or 760 px. During an etcd outage the badge says "degraded", the banner says so in words (no
+ * internal error text) and the SLIs stay on the page. Screenshots for a person to look at:
+ * bench/results/status-page.png (1280 px), status-page-760.png, status-page-outage.png.
  */
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusPageScript } from '../../src/http/status-page/script.js';
 import { statusReportSchema } from '../../src/http/status-page/openapi.js';
+import { startEtcdMember, type EtcdMember } from '../../src/embedded-etcd/index.js';
 import { call, startTestService, type TestService } from '../support/app.js';
 import { installTool, repoRoot, runToEnd } from './support/processes.js';
 
@@ -105,6 +109,20 @@ describe('status page in headless Chromium', () => {
     expect(dom).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect(dom).not.toMatch(/<img\b/i);
     expect(dom).toMatch(/in-process approximations/i);
+    expect(dom).toMatch(/<span id="replica"[^>]*>replica \S+ · v\d+\.\d+\.\d+/);
+    expect(dom).toMatch(/recent = the last \d+ s, up to 300 s/);
+    expect(dom).toContain('data-spilling="0"');
+  });
+
+  it('lays the page out at 760 px without a cell spilling over, and screenshots it', async () => {
+    const dom = await runChromium([
+      '--virtual-time-budget=5000',
+      '--window-size=760,1400',
+      '--dump-dom',
+    ]);
+    expect(dom).toContain('data-state="live"');
+    expect(dom).toContain('data-spilling="0"');
+    await screenshot(runChromium, 'status-page-760.png', 760, 1400);
   });
 
   it('builds the page without innerHTML or other HTML parsing', () => {
@@ -112,23 +130,102 @@ describe('status page in headless Chromium', () => {
   });
 
   it('takes a 1280x900 screenshot into bench/results', async () => {
-    const dir = join(repoRoot, 'bench/results');
-    await mkdir(dir, { recursive: true });
-    const file = join(dir, 'status-page.png');
-    await rm(file, { force: true });
-    await runChromium([
-      '--virtual-time-budget=5000',
-      '--hide-scrollbars',
-      '--window-size=1280,900',
-      `--screenshot=${file}`,
-    ]);
-    expect((await stat(file)).size).toBeGreaterThan(10_000);
-    const png = await readFile(file);
-    expect(png.subarray(1, 4).toString()).toBe('PNG');
-    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1280, 900]);
+    await screenshot(runChromium, 'status-page.png', 1280, 900);
   });
 
-  async function runChromium(extra: string[]): Promise<string> {
+  function runChromium(extra: string[]): Promise<string> {
+    return chromiumRun(chromium, profile, svc.url, extra);
+  }
+});
+
+describe('status page in headless Chromium during an etcd outage', () => {
+  let chromium: string;
+  let profile: string;
+  let dir: string;
+  let member: EtcdMember;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    chromium = await installTool('install-chromium.sh', 'Chromium');
+    profile = await mkdtemp(join(tmpdir(), 'slotlock-chromium-'));
+    dir = await mkdtemp(join(tmpdir(), 'slotlock-status-outage-'));
+    member = await startEtcdMember({ name: 'status-outage', dataDir: join(dir, 'etcd') });
+    svc = await startTestService(
+      { ETCD_CALL_TIMEOUT_MS: '500', READINESS_TIMEOUT_MS: '300' },
+      { endpoints: [member.clientUrl] },
+    );
+    const held = await call(svc.url, 'POST', '/v1/slots/outage-slot/grants', {
+      body: { holder: HOLDER, ttlSeconds: 60 },
+    });
+    expect(held.status).toBe(201);
+  }, 300_000);
+
+  afterAll(async () => {
+    (member as EtcdMember | undefined)?.resume();
+    await (svc as TestService | undefined)?.close();
+    await (member as EtcdMember | undefined)?.stop();
+    for (const d of [profile as string | undefined, dir as string | undefined]) {
+      if (d !== undefined) await rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('says degraded in words, keeps the SLIs, and shows no internal error text', async () => {
+    await member.pause();
+    try {
+      const dom = await chromiumRun(chromium, profile, svc.url, [
+        '--virtual-time-budget=5000',
+        '--dump-dom',
+      ]);
+      expect(dom).toContain('id="conn" class="pill" data-state="degraded"');
+      expect(dom).not.toContain('data-state="live"');
+      const banner = /<p id="banner"[^>]*>([^<]*)<\/p>/.exec(dom)?.[1] ?? '';
+      expect(banner).toMatch(/^etcd is unreachable from this replica/);
+      expect(banner).not.toMatch(/breaker|circuit|deadline|grpc|ECONN|Error/i);
+      for (const id of SLI_IDS) expect(dom).toContain(`data-sli="${id}"`);
+      expect(dom).toContain('unavailable: etcd is unreachable');
+      expect(dom).toContain('data-spilling="0"');
+      await screenshot(
+        (extra: string[]) => chromiumRun(chromium, profile, svc.url, extra),
+        'status-page-outage.png',
+        1280,
+        900,
+      );
+    } finally {
+      member.resume();
+    }
+  });
+});
+
+/** Writes a `width`x`height` screenshot of the page to bench/results/`name` and checks it. */
+async function screenshot(
+  run: (extra: string[]) => Promise<string>,
+  name: string,
+  width: number,
+  height: number,
+): Promise<void> {
+  const dir = join(repoRoot, 'bench/results');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, name);
+  await rm(file, { force: true });
+  await run([
+    '--virtual-time-budget=5000',
+    '--hide-scrollbars',
+    `--window-size=${width},${height}`,
+    `--screenshot=${file}`,
+  ]);
+  expect((await stat(file)).size).toBeGreaterThan(10_000);
+  const png = await readFile(file);
+  expect(png.subarray(1, 4).toString()).toBe('PNG');
+  expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([width, height]);
+}
+
+async function chromiumRun(
+  chromium: string,
+  profile: string,
+  url: string,
+  extra: string[],
+): Promise<string> {
+  {
     const run = await runToEnd(
       chromium,
       [
@@ -142,7 +239,7 @@ describe('status page in headless Chromium', () => {
         '--disable-sync',
         `--user-data-dir=${profile}`,
         ...extra,
-        `${svc.url}/`,
+        `${url}/`,
       ],
       { timeoutMs: 25_000 },
     );
@@ -154,7 +251,7 @@ describe('status page in headless Chromium', () => {
     }
     return run.stdout;
   }
-});
+}
 
 /** The `<tr ...>...</tr>` of the serialised DOM whose start tag contains `attr`. */
 function rowOf(dom: string, attr: string): string {

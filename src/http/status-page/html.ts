@@ -18,6 +18,7 @@ export const statusPageHtml = `<!doctype html>
       <h1>slotlock <span class="muted">status</span></h1>
       <span id="conn" class="pill" data-state="connecting">connecting</span>
       <span id="updated" class="muted"></span>
+      <span id="replica" class="muted replica"></span>
     </header>
     <noscript><p class="banner">This page needs JavaScript; the same data is at v1/status.</p></noscript>
     <p id="banner" class="banner" hidden></p>

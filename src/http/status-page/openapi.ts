@@ -49,6 +49,13 @@ export const statusReportSchema = z
       z.object({ ok: z.literal(true) }),
       z.object({ ok: z.literal(false), detail: z.string() }),
     ]),
+    replica: z.object({ id: z.string(), version: z.string(), commit: z.string() }).openapi({
+      description: 'The replica that answered (REPLICA_ID or host name) and its build',
+    }),
+    unavailable: z
+      .array(z.enum(['slots', 'elections']))
+      .optional()
+      .openapi({ description: 'Parts that could not be read for a reason other than etcd' }),
     slots: page(
       z.object({
         slot: slotName,

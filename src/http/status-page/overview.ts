@@ -40,7 +40,8 @@ export async function readOverview(s: Services, opts: Opts): Promise<Overview> {
   return { slots, elections };
 }
 
-async function readSlots(s: Services, { limit, signal }: Opts): Promise<Overview['slots']> {
+/** The slots part of {@link readOverview} on its own. */
+export async function readSlots(s: Services, { limit, signal }: Opts): Promise<Overview['slots']> {
   const listed = await s.reader.list('', limit, { signal });
   const views = await mapLimit(listed.slots, CONCURRENCY, ({ slot }) =>
     s.reader.inspect(slot, { signal }),
@@ -51,7 +52,11 @@ async function readSlots(s: Services, { limit, signal }: Opts): Promise<Overview
   return { items, truncated: listed.truncated, limit };
 }
 
-async function readElections(s: Services, { limit, signal }: Opts): Promise<Overview['elections']> {
+/** The elections part of {@link readOverview} on its own. */
+export async function readElections(
+  s: Services,
+  { limit, signal }: Opts,
+): Promise<Overview['elections']> {
   // Elections have no list verb: list the election key space the way slots are listed.
   const reader = new SlotReader(s.store, s.elections.space, s.metrics);
   const listed = await reader.list('', limit, { signal });

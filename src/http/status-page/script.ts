@@ -1,3 +1,5 @@
+import { statusPageCharts } from './script-charts.js';
+
 /**
  * The status page's script, served as /status/app.js. It polls `v1/status` every 2 s and builds
  * every table cell and chart with `textContent`/`createTextNode` and `setAttribute`, never
@@ -15,89 +17,7 @@ export const statusPageScript = String.raw`'use strict';
   const series = new Map();
   let polls = 0;
 
-  const byId = id => document.getElementById(id);
-
-  function h(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value !== undefined && value !== null) node.setAttribute(name, String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === undefined || child === null || child === false) continue;
-      node.append(typeof child === 'object' ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  function svg(tag, attrs) {
-    const node = document.createElementNS(SVG_NS, tag);
-    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-    return node;
-  }
-
-  function record(key, value) {
-    const values = series.get(key) || [];
-    values.push(typeof value === 'number' && Number.isFinite(value) ? value : null);
-    if (values.length > KEEP) values.splice(0, values.length - KEEP);
-    series.set(key, values);
-    return values;
-  }
-
-  const COLORS = { ok: '--ok', breach: '--bad', no_data: '--none', tracked: '--info' };
-
-  /** A sparkline of values, oldest left, newest right; gaps where a value was missing. */
-  function sparkline(values, opts) {
-    const w = opts.width || 120;
-    const ht = opts.height || 28;
-    const pad = 3;
-    const chart = svg('svg', { class: 'spark', width: w, height: ht, viewBox: '0 0 ' + w + ' ' + ht });
-    chart.setAttribute('role', 'img');
-    chart.setAttribute('aria-label', opts.label || 'trend');
-    const nums = values.filter(v => v !== null);
-    if (nums.length === 0) {
-      const text = svg('text', { x: pad, y: ht / 2 + 3 });
-      text.textContent = 'no data yet';
-      chart.append(text);
-      return chart;
-    }
-    let lo = Math.min(...nums);
-    let hi = Math.max(...nums);
-    if (hi - lo < 1e-12) {
-      const d = Math.abs(hi) * 0.1 || 1;
-      lo -= d;
-      hi += d;
-    }
-    // Until KEEP values have been polled, the points spread over the whole width.
-    const x = i => pad + (i * (w - 2 * pad)) / Math.max(1, values.length - 1);
-    const y = v => ht - pad - ((v - lo) * (ht - 2 * pad)) / (hi - lo);
-    const color = 'var(' + (COLORS[opts.state] || '--accent') + ')';
-    if (typeof opts.target === 'number' && opts.target >= lo && opts.target <= hi) {
-      const ty = y(opts.target).toFixed(1);
-      chart.append(svg('line', { class: 'target', x1: pad, x2: w - pad, y1: ty, y2: ty }));
-    }
-    let run = [];
-    const flush = () => {
-      if (run.length > 1) {
-        const line = svg('polyline', { points: run.join(' ') });
-        line.style.stroke = color;
-        chart.append(line);
-      }
-      run = [];
-    };
-    values.forEach((v, i) => {
-      if (v === null) flush();
-      else run.push(x(i).toFixed(1) + ',' + y(v).toFixed(1));
-    });
-    flush();
-    const last = values.length - 1;
-    if (values[last] !== null) {
-      const dot = svg('circle', { cx: x(last).toFixed(1), cy: y(values[last]).toFixed(1), r: 2 });
-      dot.style.fill = color;
-      chart.append(dot);
-    }
-    return chart;
-  }
-
+  ${statusPageCharts}
   const clean = v => Number(v.toPrecision(6));
 
   function fmtValue(sli, v) {
@@ -134,8 +54,10 @@ export const statusPageScript = String.raw`'use strict';
         h('td', null, sparkline(trend, { width: 220, height: 30, state: sli.status, target: sli.target, label: sli.name + ' trend' })));
     });
     byId('slis').tBodies[0].replaceChildren(...rows);
-    byId('sli-window').textContent =
-      '(recent window ' + Math.round(report.slis.windowS) + ' s of at most ' + report.slis.maxWindowS + ' s)';
+    const windowS = Math.round(report.slis.windowS);
+    byId('sli-window').textContent = windowS > report.slis.maxWindowS
+      ? '(recent = the last ' + windowS + ' s: no report was read in between)'
+      : '(recent = the last ' + windowS + ' s, up to ' + report.slis.maxWindowS + ' s)';
     byId('sli-note').textContent = report.note;
   }
 
@@ -147,10 +69,11 @@ export const statusPageScript = String.raw`'use strict';
     return h('tr', null, h('td', { class: 'empty', colspan: cols }, text));
   }
 
-  function renderSlots(slots) {
+  function renderSlots(slots, why) {
     const body = byId('slots').tBodies[0];
     if (!slots) {
-      body.replaceChildren(emptyRow(4, 'unavailable: etcd could not be read'));
+      body.replaceChildren(emptyRow(4, 'unavailable: ' + why));
+      byId('slots-count').textContent = '';
       return;
     }
     const rows = slots.items.map(s =>
@@ -169,10 +92,11 @@ export const statusPageScript = String.raw`'use strict';
       (slots.truncated ? ', only the first ' + slots.limit + ' by name' : '') + ')';
   }
 
-  function renderElections(elections) {
+  function renderElections(elections, why) {
     const body = byId('elections').tBodies[0];
     if (!elections) {
-      body.replaceChildren(emptyRow(4, 'unavailable: etcd could not be read'));
+      body.replaceChildren(emptyRow(4, 'unavailable: ' + why));
+      byId('elections-count').textContent = '';
       return;
     }
     const rows = elections.items.map(e =>
@@ -219,27 +143,62 @@ export const statusPageScript = String.raw`'use strict';
     pill.textContent = text;
   }
 
+  const ETCD_DOWN =
+    'etcd is unreachable from this replica: slots and elections cannot be shown, and acquires ' +
+    'and campaigns are answered with 503 until it is back. The SLIs below are still this replica\'s own.';
+
+  /** Renders each part on its own, so one that fails leaves the others on the page. */
   function render(report) {
-    renderSummary(report);
-    renderSlis(report);
-    renderSlots(report.slots);
-    renderElections(report.elections);
-    setBanner(report.etcd.ok ? '' : 'etcd could not be read: ' + report.etcd.detail);
+    const why = report.etcd.ok ? 'this part could not be read (see the replica log)' : 'etcd is unreachable';
+    const parts = [
+      () => renderSummary(report),
+      () => renderSlis(report),
+      () => renderSlots(report.slots, why),
+      () => renderElections(report.elections, why),
+      () => {
+        const r = report.replica;
+        byId('replica').textContent = 'replica ' + r.id + ' · v' + r.version +
+          (r.commit === 'unknown' ? '' : ' (' + r.commit.slice(0, 12) + ')');
+      },
+    ];
+    let failed = 0;
+    for (const part of parts) {
+      try {
+        part();
+      } catch (err) {
+        failed += 1;
+        console.error('status page: a part failed to render', err);
+      }
+    }
+    const problems = [];
+    if (!report.etcd.ok) problems.push(ETCD_DOWN);
+    if (report.unavailable && report.unavailable.length > 0) {
+      problems.push('Could not read ' + report.unavailable.join(' and ') + ' (see the replica log).');
+    }
+    if (failed > 0) problems.push('Part of this page could not be drawn (see the browser console).');
+    setBanner(problems.join(' '));
     byId('updated').textContent = 'updated ' + new Date(report.generatedAt).toLocaleTimeString();
+    return report.etcd.ok && !report.unavailable;
   }
 
   async function poll() {
     try {
       const res = await fetch('v1/status', { cache: 'no-store', headers: { accept: 'application/json' } });
       if (!res.ok) throw new Error('HTTP ' + res.status);
-      render(await res.json());
-      setConn('live', 'live');
+      const healthy = render(await res.json());
+      if (healthy) setConn('live', 'live');
+      else setConn('degraded', 'degraded');
     } catch (err) {
+      // The last report stays on the page, marked stale by the badge and the banner.
       setConn('error', 'disconnected');
-      setBanner('Cannot load v1/status: ' + (err instanceof Error ? err.message : String(err)));
+      setBanner('Cannot reach this replica (' + (err instanceof Error ? err.message : String(err)) +
+        '); showing the last report, retrying every 2 s.');
     } finally {
       polls += 1;
       document.body.dataset.polls = String(polls);
+      // For the headless-browser tests: table cells whose content spills out of them.
+      document.body.dataset.spilling = String([...document.querySelectorAll('td')]
+        .filter(td => td.scrollWidth > td.clientWidth + 1).length);
       setTimeout(poll, POLL_MS);
     }
   }

@@ -3,6 +3,8 @@ import { bucketCounts, bucketDelta, quantile, type BucketCounts } from './histog
 
 /** Outcomes that count as contended, as in the `slotlock:lock_contention:ratio_rate5m` rule. */
 const CONTENDED = new Set(['after_wait', 'busy', 'timeout']);
+/** Routes the availability SLI leaves out, as the `slotlock:http_requests_errors:*` rules do. */
+const NOT_TRAFFIC = new Set(['/livez', '/readyz', '/metrics']);
 
 /** The counters behind the SLIs at one moment (cumulative since the process started). */
 interface Raw {
@@ -12,8 +14,8 @@ interface Raw {
   etcdTxn: BucketCounts;
   acquires: number;
   contended: number;
-  etcdRequests: number;
-  etcdFailed: number;
+  httpRequests: number;
+  httpFailed: number;
   staleTokens: number;
 }
 
@@ -43,7 +45,10 @@ export interface Sli {
 export type SliStatus = 'ok' | 'breach' | 'no_data' | 'tracked';
 
 export interface SliReport {
-  /** Length of the recent window in seconds (up to `maxWindowS`, less right after start). */
+  /**
+   * Length of the recent window in seconds: up to `maxWindowS`, less right after start, and more
+   * only when no report was read for longer than that (then it reaches back to the last one).
+   */
   windowS: number;
   maxWindowS: number;
   slis: Sli[];
@@ -52,9 +57,9 @@ export interface SliReport {
 /**
  * SLIs computed from this replica's own prom-client registry. They approximate the Prometheus
  * recording rules for one replica only: "since start" is cumulative, and "recent" compares with
- * the oldest snapshot kept from the last `maxWindowS` seconds (snapshots are taken when the
- * report is asked for, at most one per second), so its window can be shorter or, after a long
- * idle spell, longer.
+ * the oldest snapshot taken within the last `maxWindowS` seconds (snapshots are taken when the
+ * report is asked for, at most one per second), so its window can be shorter; only after an idle
+ * spell with no snapshot in the window does it reach back to the last one, and say so.
  */
 export class SliTracker {
   private readonly snapshots: Raw[] = [];
@@ -88,7 +93,7 @@ export class SliTracker {
     const from = now.atMs - this.maxWindowS * 1000;
     const inWindow = this.snapshots.find(s => s.atMs >= from);
     const older = this.snapshots.filter(s => s.atMs < from).at(-1);
-    return older ?? inWindow ?? now;
+    return inWindow ?? older ?? now;
   }
 
   private keep(now: Raw): void {
@@ -109,7 +114,7 @@ export class SliTracker {
       bucketCounts(m.electionDuration, electionBuckets),
       bucketCounts(m.etcdDuration, etcdBuckets, l => l.op === 'txn'),
       m.acquires.get(),
-      m.etcdRequests.get(),
+      m.httpRequests.get(),
       m.staleTokens.get(),
     ]);
     let all = 0;
@@ -118,11 +123,12 @@ export class SliTracker {
       all += v.value;
       if (CONTENDED.has(String(v.labels.outcome))) contended += v.value;
     }
-    let etcdRequests = 0;
-    let etcdFailed = 0;
+    let httpRequests = 0;
+    let httpFailed = 0;
     for (const v of requests.values) {
-      etcdRequests += v.value;
-      if (v.labels.outcome !== 'ok') etcdFailed += v.value;
+      if (NOT_TRAFFIC.has(String(v.labels.route))) continue;
+      httpRequests += v.value;
+      if (v.labels.status_class === '5xx') httpFailed += v.value;
     }
     return {
       atMs,
@@ -131,8 +137,8 @@ export class SliTracker {
       etcdTxn,
       acquires: all,
       contended,
-      etcdRequests,
-      etcdFailed,
+      httpRequests,
+      httpFailed,
       staleTokens: stale.values.reduce((sum, v) => sum + v.value, 0),
     };
   }
@@ -146,8 +152,8 @@ function diff(now: Raw, before: Raw): Raw {
     etcdTxn: bucketDelta(now.etcdTxn, before.etcdTxn),
     acquires: now.acquires - before.acquires,
     contended: now.contended - before.contended,
-    etcdRequests: now.etcdRequests - before.etcdRequests,
-    etcdFailed: now.etcdFailed - before.etcdFailed,
+    httpRequests: now.httpRequests - before.httpRequests,
+    httpFailed: now.httpFailed - before.httpFailed,
     staleTokens: now.staleTokens - before.staleTokens,
   };
 }
@@ -178,7 +184,7 @@ const specs: Spec[] = [
   },
   {
     id: 'election_p95',
-    name: 'consensus.leader_election_ms.p95',
+    name: 'consensus.leader_election_ms.p95 (leaderless time)',
     unit: 'seconds',
     comparator: '<=',
     target: 5,
@@ -196,12 +202,12 @@ const specs: Spec[] = [
   },
   {
     id: 'availability',
-    name: 'linearizable_op.availability',
+    name: 'linearizable_op.availability (requests without a 5xx)',
     unit: 'ratio',
     comparator: '>=',
     target: 0.999,
-    value: r => (r.etcdRequests > 0 ? 1 - r.etcdFailed / r.etcdRequests : null),
-    events: r => r.etcdRequests,
+    value: r => (r.httpRequests > 0 ? 1 - r.httpFailed / r.httpRequests : null),
+    events: r => r.httpRequests,
   },
   {
     id: 'stale_tokens',

@@ -9,7 +9,7 @@ export const statusPageStyle = `
 }
 * { box-sizing: border-box; }
 body { margin: 0; }
-header { display: flex; align-items: baseline; gap: 12px; padding: 12px 24px;
+header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 12px; padding: 12px 24px;
   background: var(--card); border-bottom: 1px solid var(--line); }
 h1 { font-size: 20px; margin: 0; }
 h2 { font-size: 15px; margin: 20px 0 8px; }
@@ -30,8 +30,10 @@ a { color: var(--accent); }
 table { width: 100%; table-layout: fixed; border-collapse: collapse; background: var(--card);
   border: 1px solid var(--line); border-radius: 8px; overflow: hidden; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line);
-  vertical-align: top; }
-th { font-size: 12px; color: var(--muted); font-weight: 600; background: #fafbfc; }
+  vertical-align: top; overflow-wrap: anywhere; }
+.replica { margin-left: auto; font-size: 12px; }
+th { font-size: 12px; color: var(--muted); font-weight: 600; background: #fafbfc;
+  overflow-wrap: normal; }
 tbody tr:last-child td { border-bottom: 0; }
 #slis col.sli { width: 30%; } #slis col.slo { width: 11%; } #slis col.val { width: 11%; }
 #slis col.status { width: 10%; } #slis col.trend { width: 27%; }
@@ -54,14 +56,21 @@ ul.holders li + li { margin-top: 2px; }
   font-weight: 600; background: var(--none-bg); color: var(--none); }
 .pill[data-state="ok"], .pill[data-state="live"] { background: var(--ok-bg); color: var(--ok); }
 .pill[data-state="breach"], .pill[data-state="error"] { background: var(--bad-bg); color: var(--bad); }
+.pill[data-state="degraded"] { background: #fff4e5; color: #8a4b00; }
 .pill[data-state="tracked"] { background: var(--info-bg); color: var(--info); }
 td.breach, span.breach { color: var(--bad); font-weight: 600; }
-svg.spark { display: block; overflow: visible; }
+svg.spark { display: block; max-width: 100%; height: auto; }
+#slis svg.spark { width: 100%; max-width: 220px; }
 svg.spark polyline { fill: none; stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
 svg.spark line.target { stroke: var(--muted); stroke-width: 1; stroke-dasharray: 2 3; opacity: 0.7; }
 svg.spark text { font-size: 9px; fill: var(--muted); }
 @media (max-width: 900px) {
-  .cards { grid-template-columns: repeat(2, 1fr); }
+  header, main, footer { padding-left: 12px; padding-right: 12px; }
+  .banner { margin: 12px 12px 0; }
+  .cards { grid-template-columns: repeat(3, 1fr); }
   .columns { grid-template-columns: 1fr; }
+  th, td { padding: 6px 6px; }
+  #slis col.sli { width: 31%; } #slis col.slo { width: 14%; } #slis col.val { width: 12%; }
+  #slis col.status { width: 12%; } #slis col.trend { width: 19%; }
 }
 `;
