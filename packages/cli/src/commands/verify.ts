@@ -59,6 +59,9 @@ export async function verify(argv: readonly string[]): Promise<number> {
   try {
     const to = await headRevision(client);
     let from = fromArg === undefined ? 1n : BigInt(fromArg);
+    if (from > to + 1n) {
+      throw new UsageError(`--from-revision ${from} is after etcd's current revision ${to}`);
+    }
     let audit: Audit;
     let events = 0;
     for (;;) {
