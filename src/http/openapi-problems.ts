@@ -4,9 +4,11 @@ import type { ErrorCode } from '../domain/errors.js';
 import { problemType, statusOf } from './problem.js';
 import { problem } from './schemas.js';
 
-/** Codes any /v1 operation can answer: bad params, etcd trouble, draining, a bug. */
+/** Codes any /v1 operation can answer: bad params, missing or short credentials, etcd, a bug. */
 export const commonCodes = [
   'invalid_input',
+  'unauthenticated',
+  'forbidden',
   'etcd_unavailable',
   'draining',
   'internal',

@@ -3,7 +3,9 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import { z } from 'zod';
 import { errorCodes } from '../domain/errors.js';
 import { registerBundlePaths } from './bundles/openapi.js';
+import { registerAdminPaths } from './admin/openapi.js';
 import { registerElectionPaths } from './elections/openapi.js';
+import { registerSecuritySchemes, requireCallerAuth } from './openapi-security.js';
 import { registerFencingPaths } from './fencing/openapi.js';
 import { retryAfterHeader } from './openapi-problems.js';
 import { registerSessionPaths } from './sessions/openapi.js';
@@ -26,32 +28,16 @@ export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']
  */
 export function buildOpenApi(limits: Limits): OpenApiDocument {
   const reg = new OpenAPIRegistry();
-  reg.registerComponent('securitySchemes', 'holderSecret', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'Slotlock-Secret',
-    description:
-      'The `secret` returned with a grant (slots) or a leadership (elections), in the ' +
-      'Slotlock-Secret header (a leading "Bearer " is tolerated). It proves you hold that ' +
-      'grant; it is not a fencing token. While the server has no authentication configured, ' +
-      '"Authorization: Bearer <secret>" is accepted too.',
-  });
-  reg.registerComponent('securitySchemes', 'sessionToken', {
-    type: 'apiKey',
-    in: 'header',
-    name: 'Slotlock-Secret',
-    description:
-      'The `session` token "<id>.<secret>" returned by POST /v1/sessions, in the ' +
-      'Slotlock-Secret header',
-  });
+  registerSecuritySchemes(reg);
   registerSlotPaths(reg, limits);
   registerBundlePaths(reg, limits);
+  registerAdminPaths(reg);
   registerSessionPaths(reg, limits);
   registerElectionPaths(reg, limits);
   registerFencingPaths(reg);
   registerHealthPaths(reg);
   registerStatusPaths(reg);
-  return new OpenApiGeneratorV31(reg.definitions).generateDocument({
+  const doc = new OpenApiGeneratorV31(reg.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'slotlock',
@@ -67,8 +53,11 @@ export function buildOpenApi(limits: Limits): OpenApiDocument {
       { name: 'elections', description: 'Leader election: campaign, proclaim, resign, observe' },
       { name: 'fencing', description: 'Checking fencing tokens at the guarded resource' },
       { name: 'health', description: 'Probes and metrics (not under /v1)' },
+      { name: 'admin', description: 'Force-release and end leaderships (verb admin, audited)' },
     ],
   });
+  requireCallerAuth(doc);
+  return doc;
 }
 
 function overview(l: Limits): string {
