@@ -99,19 +99,6 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
   const shown = host === '0.0.0.0' ? '127.0.0.1' : host;
-  log.info(
-    {
-      host,
-      api: `${listener.scheme}://${shown}:${port}/v1`,
-      metrics: `${listener.scheme}://${shown}:${port}/metrics`,
-      etcd: endpoints,
-      ...(embedded === undefined
-        ? {}
-        : { etcdPid: embedded.member.pid, etcdDataDir: embedded.dataDir }),
-    },
-    `slotlock listening on ${listener.scheme}://${shown}:${port} (API /v1, metrics /metrics, docs /docs); etcd at ${endpoints.join(',')}` +
-      (embedded === undefined ? '' : ` (embedded, data in ${embedded.dataDir})`),
-  );
   void anchorWatches(() => services.start(), log);
 
   let stopping = false;
@@ -152,6 +139,21 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void shutdown(signal));
   }
+  // Announce only now: a supervisor may send SIGTERM as soon as it reads this line, and a signal
+  // that arrives before its handler exists kills the process (no drain, the embedded etcd left).
+  log.info(
+    {
+      host,
+      api: `${listener.scheme}://${shown}:${port}/v1`,
+      metrics: `${listener.scheme}://${shown}:${port}/metrics`,
+      etcd: endpoints,
+      ...(embedded === undefined
+        ? {}
+        : { etcdPid: embedded.member.pid, etcdDataDir: embedded.dataDir }),
+    },
+    `slotlock listening on ${listener.scheme}://${shown}:${port} (API /v1, metrics /metrics, docs /docs); etcd at ${endpoints.join(',')}` +
+      (embedded === undefined ? '' : ` (embedded, data in ${embedded.dataDir})`),
+  );
 }
 
 /** Anchors the slot watch, retrying while etcd is unreachable (readiness stays 503 meanwhile). */

@@ -62,6 +62,19 @@ describe('starting the service', () => {
     }
   });
 
+  it('drains and exits 0 on a SIGTERM sent the moment it announces itself', async () => {
+    // A signal that arrived before its handler existed killed the process undrained.
+    for (let i = 0; i < 2; i++) {
+      const svc = await startServiceProcess({
+        ETCD_ENDPOINTS: etcdEndpoints().join(','),
+        ETCD_PREFIX: uniquePrefix('sigterm'),
+      });
+      running.push(svc);
+      const code = await svc.stop(10_000);
+      expect(code, `run ${i}: ${svc.child.signalCode ?? ''} ${svc.stderr()}`).toBe(0);
+    }
+  }, 60_000);
+
   it('logs the startup line the README shows (a JSON line on stdout)', async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const shown = /^(\{"level":30,.*"msg":"slotlock listening on .*\})$/m.exec(readme)?.[1];
@@ -75,6 +88,7 @@ describe('starting the service', () => {
     const real = svc.started;
     expect(Object.keys(real)).toEqual(expect.arrayContaining(Object.keys(claimed)));
     expect(shape(String(claimed.msg))).toBe(shape(String(real.msg)));
-    expect(await svc.stop()).toBe(0);
+    const code = await svc.stop();
+    expect(code, `${svc.child.signalCode ?? ''} ${svc.stderr()}`).toBe(0);
   }, 60_000);
 });
