@@ -36,6 +36,11 @@ export interface Results {
     redlock64?: Measured<RetryContendedResult> | undefined;
     goMutex64?: Measured<ContendedResult> | undefined;
   };
+  /** Driver + vehicle from a pool (bench/bundles.ts): one bundle vs two slots in a fixed order. */
+  bundles?: {
+    bundle64?: Measured<LoopResult> | undefined;
+    ordered64?: Measured<LoopResult> | undefined;
+  };
   /** Failover after SIGKILL, one result per lease TTL measured. */
   elections: { failover: FailoverResult[]; resign?: ResignResult | undefined };
   resources: {
@@ -300,6 +305,26 @@ export function buildRows(r: Results): Row[] {
       r.goMutexSkipped,
     ),
   );
+
+  section('bundles: a driver AND a vehicle from pools of 8 + 8 (both held: per s, wait ms)');
+  const bundleRow = (
+    name: string,
+    m: Measured<LoopResult> | undefined,
+    other?: Measured<LoopResult>,
+  ) => {
+    rows.push(
+      loopRow(
+        name,
+        m,
+        m === undefined || other === undefined
+          ? '—'
+          : `${x(m.result.opsPerS / other.result.opsPerS)} one-by-one rate`,
+        join(etcdPer(m?.usage, m?.result.ops ?? 0, 'pair'), cores(m?.usage)),
+      ),
+    );
+  };
+  bundleRow('slotlock bundle of 2 slots, 64 clients', r.bundles?.bundle64, r.bundles?.ordered64);
+  bundleRow('2 single-slot acquires in a fixed order, 64 clients', r.bundles?.ordered64);
 
   section('elections');
   for (const fo of r.elections.failover) {

@@ -5,7 +5,7 @@
  *
  * Flags: --quick (short smoke run), --profile (also profile the service under load with
  * --cpu-prof and summarise its hot path), --only=floor,slotlock,... (run only these groups:
- * idle, floor, slotlock, naive, peers, contended, elections, resources, profile), --keep (keep
+ * idle, floor, slotlock, naive, peers, contended, bundles, elections, resources, profile), --keep (keep
  * the temp dir with the child processes' logs).
  *
  * With `peers` or `contended`, etcd's Go concurrency.Mutex (bench/go-mutex) is built before anything
@@ -183,7 +183,7 @@ try {
   const only = (...names: GroupName[]) => new Set(names.filter(g => selected.has(g)));
   await runGroups(ctx, only('idle', 'floor', 'slotlock', 'naive', 'peers'));
   if (goPeer !== undefined && selected.has('peers')) await runGoUncontended(ctx, goPeer);
-  await runGroups(ctx, only('contended'));
+  await runGroups(ctx, only('contended', 'bundles'));
   if (goPeer !== undefined && selected.has('contended')) await runGoContended(ctx, goPeer);
   await runGroups(ctx, only('elections', 'resources', 'profile'));
 } finally {

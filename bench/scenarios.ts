@@ -16,6 +16,7 @@ import type { Child } from './procs.js';
 import { profileService } from './profile-service.js';
 import type { Measured, Results } from './report.js';
 import { currentRssMb, heldAndWaiting, idle } from './resources.js';
+import { bundlesContended } from './bundles.js';
 import { contended, prepareUncontended } from './slotlock-http.js';
 import { UsageProbe } from './usage.js';
 
@@ -211,6 +212,21 @@ export async function runContended(ctx: Context): Promise<void> {
   }
 }
 
+/** Bundles of a driver and a vehicle vs the same two slots taken one by one (bench/bundles.ts). */
+export async function runBundles(ctx: Context): Promise<void> {
+  const o = { clients: 64, drivers: 8, vehicles: 8, phase: ctx.contendedPhase, tag: ctx.tag };
+  const measure = (way: 'bundle' | 'ordered') =>
+    step(ctx, `bundles: ${way}, 64 clients`, async () => {
+      const probe = probeFor(ctx, 'slotlock');
+      return { result: await bundlesContended(ctx.serviceUrl, way, o, probe), usage: probe.usage };
+    });
+  const bundle64 = await measure('bundle');
+  if (bundle64 !== undefined) ctx.log(`  ${brief(bundle64.result)}`);
+  const ordered64 = await measure('ordered');
+  if (ordered64 !== undefined) ctx.log(`  ${brief(ordered64.result)}`);
+  ctx.results.bundles = { bundle64, ordered64 };
+}
+
 export async function runElections(ctx: Context): Promise<void> {
   ctx.results.elections.resign = await step(ctx, 'handover after resign', () =>
     handoverAfterResign(ctx.serviceUrl, { iterations: ctx.quick ? 8 : 30, tag: ctx.tag }),
@@ -276,6 +292,7 @@ export const GROUP_NAMES = [
   'naive',
   'peers',
   'contended',
+  'bundles',
   'elections',
   'resources',
   'profile',
@@ -291,6 +308,7 @@ export async function runGroups(ctx: Context, selected: ReadonlySet<GroupName>):
   if (selected.has('idle')) await runIdle(ctx);
   if (subjects.size > 0) await runUncontended(ctx, subjects);
   if (selected.has('contended')) await runContended(ctx);
+  if (selected.has('bundles')) await runBundles(ctx);
   if (selected.has('elections')) await runElections(ctx);
   if (selected.has('resources')) await runResources(ctx);
   if (selected.has('profile')) await runProfile(ctx);
