@@ -189,6 +189,29 @@ describe('responses against the published openapi.json', () => {
     expect(report.status).toBe(202);
   });
 
+  it('bundles: acquire, busy, keepalive, release', async () => {
+    const body = { holder: 'h', slots: [{ slot: 'conf:b1' }, { slot: 'conf:b2' }] };
+    const b = await http('POST', '/v1/bundles', { body });
+    expect(b.status).toBe(201);
+    const { token, secret: s } = b.body as { token: string; secret: string };
+    expect((await http('POST', '/v1/bundles', { body })).status).toBe(409);
+    expect(
+      (await http('POST', `/v1/bundles/${token}/keepalive`, { headers: secret(s) })).status,
+    ).toBe(200);
+    expect((await http('DELETE', `/v1/bundles/${token}`, { headers: secret(s) })).status).toBe(204);
+    expect((await http('DELETE', `/v1/bundles/${token}`, { headers: secret(s) })).status).toBe(410);
+  });
+
+  it('admin: force-release a grant and end a leadership', async () => {
+    const g = await http('POST', '/v1/slots/conf:adm/grants', { body: { holder: 'stuck' } });
+    const grant = `/v1/admin/slots/conf:adm/grants/${(g.body as { token: string }).token}`;
+    expect((await http('DELETE', grant)).status).toBe(200);
+    expect((await http('DELETE', grant)).status).toBe(410);
+    const c = await http('POST', '/v1/elections/conf-adm/campaign', { body: { candidate: 'x' } });
+    const term = `/v1/admin/elections/conf-adm/leaders/${(c.body as { token: string }).token}`;
+    expect((await http('DELETE', term)).status).toBe(200);
+  });
+
   it('health, metrics and the status report', async () => {
     expect((await http('GET', '/livez')).status).toBe(200);
     expect((await http('GET', '/readyz')).status).toBe(200);
