@@ -6,6 +6,7 @@ import { Cleanup } from './domain/cleanup.js';
 import { Elections } from './domain/elections/elections.js';
 import { FencedStore } from './domain/fencing/fenced-store.js';
 import { FencedLedger } from './domain/fencing/fenced-ledger.js';
+import { MarkerLeases } from './domain/marker-leases.js';
 import { fencedLimitsOf } from './config-limits.js';
 import { Semaphore } from './domain/slots/semaphore.js';
 import { Bundles } from './domain/bundles/bundles.js';
@@ -89,9 +90,11 @@ export function createServices(
   const cleanup = new Cleanup(log);
   const lifecycle = new Lifecycle(config.RETRY_AFTER_S);
   const sessionDeadlines = new SessionDeadlines(store);
+  const markerLeases = new MarkerLeases(store, config.RELEASE_MARKER_RETENTION_S);
   const semaphore = new Semaphore({
     store,
     space: slots,
+    markerLeases,
     sessionDeadlines,
     watch,
     leases,
@@ -111,6 +114,7 @@ export function createServices(
     retryAfterS: config.RETRY_AFTER_S,
     reconnectGraceMs: config.ETCD_CALL_TIMEOUT_MS,
     electionsMax: config.ELECTIONS_MAX,
+    markerLeases,
   });
   const auth = createAuthenticator(config, log);
   return {

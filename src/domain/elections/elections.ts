@@ -4,6 +4,7 @@ import type { LeaseKeeper } from '../../etcd/lease-keeper.js';
 import type { EtcdStore } from '../../etcd/store.js';
 import { watchCounters, type Metrics } from '../../metrics.js';
 import type { Cleanup } from '../cleanup.js';
+import type { MarkerLeases } from '../marker-leases.js';
 import { ElectionTracker, electionSemaphoreMetrics } from './election-metrics.js';
 import { observeLeader, type ObserveOptions } from './election-observer.js';
 import { LeaseTimeLeft } from '../lease-time-left.js';
@@ -49,6 +50,8 @@ export interface ElectionsDeps {
   reconnectGraceMs: number;
   /** At most this many distinct `election` label values; the rest are counted as `_other`. */
   electionsMax: number;
+  /** Leases for resignation markers, so an idle election's marker expires. */
+  markerLeases?: MarkerLeases | undefined;
 }
 
 interface Opts {
@@ -92,6 +95,7 @@ export class Elections {
       log: d.log,
       retryAfterS: d.retryAfterS,
       reconnectGraceMs: d.reconnectGraceMs,
+      markerLeases: d.markerLeases,
       onHandover: (name, handover) => {
         this.tracker.observeHandover(name, handover);
       },

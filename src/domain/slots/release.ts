@@ -23,6 +23,8 @@ export async function releaseGrant(
   const queue = c.room.queueIfAny(slot);
   const limit = queue?.headLimit;
   queue?.releaseStarted();
+  // The marker goes on a shared, expiring lease: an idle slot leaves no key behind.
+  const markerLease = await c.markerLeases?.current({ signal: opts.signal });
   const sentAt = performance.now();
   let res;
   try {
@@ -36,6 +38,7 @@ export async function releaseGrant(
             put: {
               key: space.releaseMarker(slot),
               value: JSON.stringify({ token, at: Date.now() }),
+              ...(markerLease === undefined ? {} : { lease: markerLease }),
             },
           },
           // A clean release opens a lock-delay slot at once: its delay key goes too.

@@ -4,6 +4,7 @@ import type { LeaseKeeper } from '../../etcd/lease-keeper.js';
 import type { EtcdStore } from '../../etcd/store.js';
 import type { Metrics } from '../../metrics.js';
 import type { Cleanup } from '../cleanup.js';
+import type { MarkerLeases } from '../marker-leases.js';
 import { timeRemaining, type Handover } from '../grant.js';
 import type { SessionDeadlines } from '../sessions/session-deadlines.js';
 import type { GrantEnds } from './grant-ends.js';
@@ -45,6 +46,8 @@ export interface SemaphoreDeps {
   reconnectGraceMs: number;
   /** Session lease deadlines this replica measured (spares a LeaseTimeToLive per acquire). */
   sessionDeadlines?: SessionDeadlines | undefined;
+  /** Leases for release markers, so an idle slot's marker expires (absent: markers stay). */
+  markerLeases?: MarkerLeases | undefined;
   /** Told of every handover to a waiter of this replica (the election SLI). */
   onHandover?: ((name: string, handover: Handover) => void) | undefined;
 }
