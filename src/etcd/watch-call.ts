@@ -61,6 +61,13 @@ function* hostsFrom(hosts: unknown[], first: number): Generator {
 
 type Next = { res: IWatchResponse } | { error: Error } | { ended: true };
 
+let openCalls = 0;
+
+/** Watch calls opened in this process and not yet closed (for tests and debugging). */
+export function openWatchCalls(): number {
+  return openCalls;
+}
+
 /**
  * An open watch call. {@link WatchCall.responses} yields etcd's responses in order and throws
  * when the stream fails or ends; {@link WatchCall.close} cancels the call at once.
@@ -71,6 +78,7 @@ export class WatchCall {
   private closed = false;
 
   private constructor(private readonly stream: RawWatchStream) {
+    openCalls++;
     stream.on('data', res => {
       this.push({ res });
     });
@@ -135,6 +143,7 @@ export class WatchCall {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    openCalls--;
     try {
       this.stream.cancel();
     } catch {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Elections, Leadership } from '../../../src/domain/elections/elections.js';
 import type { LeaderState } from '../../../src/domain/elections/leader-state.js';
+import { openWatchCalls } from '../../../src/etcd/watch-call.js';
 import { etcdCalls, startTestService, type TestService } from '../../support/app.js';
 
 /** Pulls states from an observation one at a time, each bounded in time. */
@@ -25,9 +26,7 @@ function reader(it: AsyncIterator<LeaderState>) {
 describe('Elections.observe', () => {
   let svc: TestService;
   let elections: Elections;
-  const watchers = () =>
-    (svc.client as unknown as { watchManager: { watchers: unknown[] } }).watchManager.watchers
-      .length;
+  const watchers = () => openWatchCalls();
   const stand = (name: string, candidate: string, value = '') =>
     elections.campaign(name, { candidate, value, ttlS: 30, waitMs: 0 });
   const resign = (name: string, l: Leadership) => elections.resign(name, l.token, l.secret);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openWatchCalls } from '../../../src/etcd/watch-call.js';
 import { call, startTestService, type TestService } from '../../support/app.js';
 
 interface LeadershipBody {
@@ -358,9 +359,7 @@ describe('elections API', () => {
       streams.push(s);
       return s.open(`${svc.url}/v1/elections/${encodeURIComponent(name)}/observe`, headers);
     };
-    const watchers = () =>
-      (svc.client as unknown as { watchManager: { watchers: unknown[] } }).watchManager.watchers
-        .length;
+    const watchers = () => openWatchCalls();
 
     it('streams the current state, each change of leader, and null when the last one resigns', async () => {
       const name = 'observed';
