@@ -106,10 +106,14 @@ export const problem = z
     status: z.number().int(),
     detail: z.string(),
     code: z.string().openapi({ description: 'The stable error code (see the table above)' }),
-    instance: z.string().optional().openapi({
-      description: '`urn:slotlock:request:<id>`; the id is also in the X-Request-Id header',
-      example: 'urn:slotlock:request:4f1c2a9e-0b7d-4c1e-9a51-2f6d3b8e7a10',
-    }),
+    instance: z
+      .string()
+      .regex(/^urn:slotlock:request:/)
+      .optional()
+      .openapi({
+        description: '`urn:slotlock:request:<id>`; the id is also in the X-Request-Id header',
+        example: 'urn:slotlock:request:4f1c2a9e-0b7d-4c1e-9a51-2f6d3b8e7a10',
+      }),
     retryAfterSeconds: z
       .number()
       .int()
