@@ -23,6 +23,8 @@ const P95_TRY = 'slotlock:lock_acquire_duration_seconds:p95_rate5m{mode="try"}';
 const P95_WAIT = 'slotlock:lock_acquire_duration_seconds:p95_rate5m{mode="wait"}';
 const CONTENTION = 'slotlock:lock_contention:ratio_rate5m';
 const ELECTION_P95 = 'slotlock:election_duration_seconds:p95_rate1h';
+/** The availability SLI's error ratio: requests answered with a 5xx (none in this traffic). */
+const AVAILABILITY_ERRORS = 'slotlock:http_requests_errors:ratio_rate5m';
 const REPORTED = [
   P95_TRY,
   P95_WAIT,
@@ -32,6 +34,7 @@ const REPORTED = [
   'slotlock:etcd_txn_duration_seconds:p95_rate5m',
   'slotlock:etcd_requests_errors:ratio_rate5m',
   'slotlock:fencing_stale_tokens:rate5m',
+  AVAILABILITY_ERRORS,
 ];
 
 type Outcome = 'immediate' | 'busy' | 'after_wait';
@@ -152,6 +155,8 @@ describe('recording rules in a real Prometheus', () => {
     expect(promP95).toBeLessThanOrEqual(clientBucket[1]);
     expect(promP95).toBeGreaterThan(0);
     expect(promElection).toBeGreaterThan(0);
+    // Every request of this traffic was answered without a 5xx (409 busy is not a failure).
+    expect(only(results[AVAILABILITY_ERRORS])).toBe(0);
     expect(promElection).toBeLessThanOrEqual(
       bucketOf(Math.max(...handoversMs) / 1000, electionBuckets)[1],
     );
