@@ -14,6 +14,8 @@ export interface EtcdFaults {
   failBeforeSend?: (op: string) => boolean;
   /** Asked before a call of kind `op` is sent: milliseconds to hold it first (a slow network). */
   delaySend?: (op: string) => number;
+  /** Asked once etcd answered a call of kind `op`: milliseconds to hold the answer back. */
+  delayAnswer?: (op: string) => number;
 }
 
 /** The error an injected lost answer looks like: gRPC's DEADLINE_EXCEEDED (code 4). */

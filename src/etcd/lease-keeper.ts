@@ -9,12 +9,21 @@ interface Pending {
   resolve: (ttlS: number) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
+  /** Its caller stopped waiting (timeout, abort): its answer, when it comes, is dropped. */
+  abandoned: boolean;
+  /** Removes the caller's abort listener. */
+  unlisten: () => void;
 }
 
 /**
  * Renews leases by id over one shared keepalive stream, so any replica can renew any holder's
  * lease and no per-lease stream or timer lives in the process. `keepAlive` resolves with the TTL
  * etcd granted (0 when the lease is gone) or fails with `etcd_unavailable` within the deadline.
+ *
+ * etcd answers the requests of a stream one by one, in order, and its answers carry no request
+ * id: the n-th answer for a lease belongs to the n-th request for it. A request whose caller gave
+ * up therefore keeps its place in the queue, so its late answer is not credited to the next
+ * request (whose `sentAt` is later: the time left would be overstated).
  */
 export class LeaseKeeper {
   private stream: Promise<KeepAliveStream> | undefined;
@@ -37,13 +46,19 @@ export class LeaseKeeper {
     const end = this.metrics.etcdDuration.startTimer({ op: 'lease_keepalive' });
     try {
       const stream = await this.openStream();
+      opts.signal?.throwIfAborted();
       const ttl = await new Promise<number>((resolve, reject) => {
+        const { signal } = opts;
+        const onAbort = () => {
+          abandon(signal?.reason as Error);
+        };
         const entry: Pending = {
           resolve,
           reject,
+          abandoned: false,
+          unlisten: () => signal?.removeEventListener('abort', onAbort),
           timer: setTimeout(() => {
-            this.drop(leaseId, entry);
-            reject(
+            abandon(
               new EtcdUnavailableError(
                 `etcd did not answer a keepalive within ${this.callTimeoutMs} ms`,
                 this.retryAfterS,
@@ -51,18 +66,17 @@ export class LeaseKeeper {
             );
           }, this.callTimeoutMs),
         };
+        const abandon = (err: Error) => {
+          if (entry.abandoned) return;
+          entry.abandoned = true;
+          clearTimeout(entry.timer);
+          entry.unlisten();
+          reject(err);
+        };
         const queue = this.pending.get(leaseId) ?? [];
         queue.push(entry);
         this.pending.set(leaseId, queue);
-        opts.signal?.addEventListener(
-          'abort',
-          () => {
-            this.drop(leaseId, entry);
-            clearTimeout(entry.timer);
-            reject(opts.signal?.reason as Error);
-          },
-          { once: true },
-        );
+        signal?.addEventListener('abort', onAbort, { once: true });
         stream.write({ ID: leaseId });
       });
       this.metrics.etcdRequests.inc({ op: 'lease_keepalive', outcome: 'ok' });
@@ -86,6 +100,8 @@ export class LeaseKeeper {
     if (this.stream !== undefined) return this.stream;
     const opening = this.client.leaseClient.leaseKeepAlive().then(stream => {
       stream.on('data', res => {
+        // A replaced stream's late answers belong to requests that were already failed.
+        if (this.stream !== opening) return;
         this.settle(res.ID, Number(res.TTL));
       });
       stream.on('error', err => {
@@ -105,21 +121,15 @@ export class LeaseKeeper {
     });
   }
 
+  /** The answer to the oldest request for `leaseId` still waiting (or abandoned) on this stream. */
   private settle(leaseId: string, ttlS: number): void {
     const queue = this.pending.get(leaseId);
     const entry = queue?.shift();
     if (queue?.length === 0) this.pending.delete(leaseId);
-    if (entry === undefined) return;
+    if (entry === undefined || entry.abandoned) return;
     clearTimeout(entry.timer);
+    entry.unlisten();
     entry.resolve(ttlS);
-  }
-
-  private drop(leaseId: string, entry: Pending): void {
-    const queue = this.pending.get(leaseId);
-    if (queue === undefined) return;
-    const index = queue.indexOf(entry);
-    if (index >= 0) queue.splice(index, 1);
-    if (queue.length === 0) this.pending.delete(leaseId);
   }
 
   private reset(err: Error): void {
@@ -133,7 +143,9 @@ export class LeaseKeeper {
     );
     for (const queue of this.pending.values()) {
       for (const entry of queue) {
+        if (entry.abandoned) continue;
         clearTimeout(entry.timer);
+        entry.unlisten();
         entry.reject(err);
       }
     }

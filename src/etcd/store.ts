@@ -331,6 +331,8 @@ export class EtcdStore {
       const result = await abortable(fn(), opts.signal);
       // Only KV answers: their header revision is linearizable (lease and alarm answers' may not be).
       if (op === 'txn' || op === 'range') this.observeRevision(result, seenAtSend);
+      const answerDelayMs = this.faults.delayAnswer?.(op) ?? 0;
+      if (answerDelayMs > 0) await sleep(answerDelayMs);
       if (this.faults.loseAnswer?.(op) === true) throw new InjectedLostAnswer(op);
       this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
       // A write went through: etcd's NOSPACE alarm (if this replica saw one) is disarmed.

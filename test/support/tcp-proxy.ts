@@ -73,6 +73,17 @@ export class TcpProxy {
     this.holding = true;
   }
 
+  /** Chunks etcd sent that are held back now (see {@link TcpProxy.hold}). */
+  get heldChunks(): number {
+    return this.held.length;
+  }
+
+  /** Forwards everything held, in order, and stops holding. */
+  release(): void {
+    this.holding = false;
+    for (const write of this.held.splice(0)) write();
+  }
+
   /**
    * Forwards what etcd sends up to the end of its next gRPC message (the next non-empty HTTP/2
    * DATA frame: on an otherwise idle client, the answer to the next request), then holds the rest

@@ -4,8 +4,9 @@ import { readOwnedKey } from '../ownership.js';
 import type { SemaphoreContext } from './semaphore-context.js';
 
 /**
- * Renews a grant's lease. The key must still exist at `token` under the caller's secret;
- * resolves with the time left, or fails with `grant_gone` / `not_holder`.
+ * Renews a grant's lease. The key must exist at `token` under the caller's secret before (to find
+ * its lease) and still after the lease was extended; resolves with the time left, or fails with
+ * `grant_gone` / `not_holder`.
  */
 export async function keepGrantAlive(
   c: SemaphoreContext,
@@ -31,6 +32,24 @@ export async function keepGrantAlive(
         'grant_gone',
         `grant ${token} of ${c.space.noun} "${slot}" has expired`,
       );
+    // Checked again AFTER extending the lease: a grant released (or cancelled) between the first
+    // read and the keepalive must not be answered as renewed.
+    const still = await c.store.txn(
+      {
+        compare: [
+          { key: kv.key, target: 'create', op: '==', value: token },
+          { key: kv.key, target: 'lease', op: '==', value: kv.lease },
+        ],
+        success: [],
+      },
+      opts,
+    );
+    if (!still.succeeded) {
+      throw new DomainError(
+        'grant_gone',
+        `grant ${token} of ${c.space.noun} "${slot}" no longer exists (released, or its lease expired)`,
+      );
+    }
     c.metrics.keepalives.inc({ outcome: 'ok' });
     return { ttlS: ttl, expiresInMs: timeRemaining(ttl, sentAt) };
   } catch (err) {
