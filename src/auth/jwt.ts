@@ -23,6 +23,21 @@ export interface JwtOptions {
   readonly clockSkewS: number;
 }
 
+/** The signature algorithms accepted: asymmetric only (never `none`, never a shared HMAC key). */
+const asymmetric = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
+
 /** Why a token was refused (logged; the 401 detail stays generic). */
 export class JwtRejected extends Error {
   override readonly name = 'JwtRejected';
@@ -71,6 +86,7 @@ export class JwtVerifier {
         issuer: this.opts.issuer,
         audience: this.opts.audience,
         clockTolerance: this.opts.clockSkewS,
+        algorithms: asymmetric,
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (err) {
