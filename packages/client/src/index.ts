@@ -11,6 +11,13 @@
  */
 export { SlotClient, type AcquireOptions } from './slots.js';
 export { Grant, type GrantBody } from './grant.js';
+export {
+  Bundle,
+  BundleClient,
+  type BundleBody,
+  type BundleOptions,
+  type BundleSlotOptions,
+} from './bundles.js';
 export { Session, type SessionBody } from './session.js';
 export type {
   ForcedRelease,
