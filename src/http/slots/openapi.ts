@@ -177,7 +177,7 @@ function registerTokenAndQueuePaths(reg: OpenAPIRegistry): void {
 
   const queueKey = z.object({
     'Idempotency-Key': idempotencyKey.openapi({
-      description: 'The Idempotency-Key the acquire was made with',
+      description: 'The Idempotency-Key the acquire was made with (by the same principal)',
     }),
   });
   reg.registerPath({
@@ -202,7 +202,11 @@ function registerTokenAndQueuePaths(reg: OpenAPIRegistry): void {
     operationId: 'cancelAcquire',
     tags: ['slots'],
     summary: 'Withdraw an acquire (waiting or holding), named by its Idempotency-Key',
-    description: 'The long-poll waiting for it answers 409 wait_cancelled.',
+    description:
+      'Abandons the acquire made with this Idempotency-Key by this principal, whatever its ' +
+      'state: a waiter leaves the queue (its long-poll answers 409 wait_cancelled); a grant it ' +
+      'already holds ends as on lease expiry. The key is bound to the principal that used it: ' +
+      'for another principal it names nothing (404).',
     request: { params: slotParams, headers: queueKey },
     responses: {
       204: { description: 'Withdrawn' },
