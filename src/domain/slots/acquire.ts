@@ -7,6 +7,7 @@ import { blockedPlaces, confirmDelayKey } from './lock-delay.js';
 import { replayAcquire } from './replay.js';
 import {
   expiresIn,
+  renewIfShort,
   sessionTtl,
   type AcquireRequest,
   type SemaphoreContext,
@@ -142,7 +143,13 @@ export async function acquireOnce(
       throw err;
     }
     c.ends.remember(key);
-    const expiresInMs = await expiresIn(req.ttlS, leaseSentAt, sessionLeft);
+    const expiresInMs = await renewIfShort(
+      c,
+      ownLease,
+      req.ttlS,
+      await expiresIn(req.ttlS, leaseSentAt, sessionLeft),
+      signal,
+    );
     return { ...base, expiresInMs, waited: false };
   }
   if (req.waitMs <= 0) {

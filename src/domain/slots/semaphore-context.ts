@@ -7,6 +7,7 @@ import type { Cleanup } from '../cleanup.js';
 import type { MarkerLeases } from '../marker-leases.js';
 import { timeRemaining, type Handover } from '../grant.js';
 import type { SessionDeadlines } from '../sessions/session-deadlines.js';
+import { DomainError } from '../errors.js';
 import type { GrantEnds } from './grant-ends.js';
 import type { SlotWatch } from './slot-watch.js';
 import type { WaitingRoom } from './waiting-room.js';
@@ -74,6 +75,27 @@ export function sessionTtl(
 /** A grant's time left: the session's, or the TTL counted from when the lease was last sent. */
 export async function expiresIn(
   ttlS: number,
+/**
+ * A per-grant lease with less than half its TTL left (a waiter promoted right after etcd was
+ * slow or paused: its last keepalive was sent long ago) is renewed before the grant is answered,
+ * so no grant is born nearly dead. Resolves with the time left to answer.
+ */
+export async function renewIfShort(
+  c: SemaphoreContext,
+  perGrantLeaseId: string | undefined,
+  ttlS: number,
+  expiresInMs: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  if (perGrantLeaseId === undefined || expiresInMs >= ttlS * 500) return expiresInMs;
+  const sentAt = performance.now();
+  const ttl = await c.leases.keepAlive(perGrantLeaseId, { signal });
+  if (ttl <= 0) {
+    throw new DomainError('grant_gone', 'the grant expired before it could be answered');
+  }
+  return timeRemaining(ttl, sentAt);
+}
+
   sentAt: number,
   sessionRemainingMs: Promise<number> | undefined,
 ): Promise<number> {

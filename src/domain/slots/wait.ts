@@ -2,6 +2,7 @@ import type { Grant } from '../grant.js';
 import { confirmDelayKey } from './lock-delay.js';
 import {
   expiresIn,
+  renewIfShort,
   sessionTtl,
   type AcquireRequest,
   type SemaphoreContext,
@@ -50,7 +51,13 @@ export async function waitForPlace(
     if (handover !== undefined) c.onHandover?.(req.slot, handover);
     c.ends.remember(key);
     const sessionLeft = perGrantLease ? undefined : sessionTtl(c, leaseId, signal);
-    const expiresInMs = await expiresIn(req.ttlS, lastKeepAliveSentAt, sessionLeft);
+    const expiresInMs = await renewIfShort(
+      c,
+      perGrantLease ? leaseId : undefined,
+      req.ttlS,
+      await expiresIn(req.ttlS, lastKeepAliveSentAt, sessionLeft),
+      signal,
+    );
     return { ...base, expiresInMs, waited: true, handover };
   } catch (err) {
     queue.remove(key);
