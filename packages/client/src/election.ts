@@ -33,7 +33,7 @@ export class ElectionClient {
   private readonly retry: RetryPolicy;
   private readonly marginMs: number | undefined;
 
-  constructor(opts: ClientOptions) {
+  constructor(opts: ClientOptions = {}) {
     this.http = new Http(opts);
     this.retry = retryPolicy(opts.retry);
     this.marginMs = opts.marginMs;

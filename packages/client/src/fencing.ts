@@ -88,7 +88,7 @@ export class FencingClient {
   private readonly http: Http;
   private readonly retry: RetryPolicy;
 
-  constructor(opts: FencingClientOptions) {
+  constructor(opts: FencingClientOptions = {}) {
     this.http = new Http(opts);
     this.retry = retryPolicy(opts.retry);
   }

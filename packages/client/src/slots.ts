@@ -38,7 +38,7 @@ export class SlotClient {
   private readonly retry: RetryPolicy;
   private readonly marginMs: number | undefined;
 
-  constructor(opts: ClientOptions) {
+  constructor(opts: ClientOptions = {}) {
     this.http = new Http(opts);
     this.retry = retryPolicy(opts.retry);
     this.marginMs = opts.marginMs;
