@@ -101,6 +101,16 @@ describe('grants under a session', () => {
     }
   });
 
+  it('report it for a bundle under the session too', async () => {
+    const s = await call(svc.url, 'POST', '/v1/sessions', { body: { ttlSeconds: 10 } });
+    const { session } = s.body as { session: string };
+    const b = await call(svc.url, 'POST', '/v1/bundles', {
+      body: { holder: 'h', ttlSeconds: 15, session, slots: [{ slot: 'nc:b1' }, { slot: 'nc:b2' }] },
+    });
+    expect(b.status).toBe(201);
+    expect(b.body.ttlSeconds).toBe(10);
+  });
+
   it('GET /v1/sessions/{id} answers the TTL and time left without the secret; 410 once ended', async () => {
     const s = await call(svc.url, 'POST', '/v1/sessions', { body: { ttlSeconds: 12 } });
     const { session, id } = s.body as { session: string; id: string };

@@ -5,6 +5,7 @@ import type { BundleGrant, BundleRequest } from './bundle.js';
 import type { BundleContext } from './bundle-context.js';
 import { keepBundleAlive } from './keep-bundle-alive.js';
 import { releaseBundle } from './release-bundle.js';
+import { withSessionTtl } from '../slots/semaphore.js';
 
 export type { BundleGrant, BundleRequest, BundleSlot } from './bundle.js';
 
@@ -29,7 +30,7 @@ export class Bundles {
     const mode = req.waitMs > 0 ? 'wait' : 'try';
     const endTimer = this.c.metrics.bundleAcquireDuration.startTimer({ mode });
     try {
-      const grant = await acquireBundle(this.c, req, opts.signal);
+      const grant = withSessionTtl(await acquireBundle(this.c, req, opts.signal), req, this.c);
       const outcome = grant.replayed ? 'replayed' : grant.waited ? 'after_wait' : 'immediate';
       endTimer({ outcome });
       return grant;

@@ -142,10 +142,14 @@ function acquireOutcome(err: unknown): string {
 }
 
 /**
- * A grant under a session lives on the session's lease, so it reports that lease's TTL (which
- * acquiring it just learned or confirmed), not the `ttlSeconds` the request asked for.
+ * A grant (or bundle) under a session lives on the session's lease, so it reports that lease's
+ * TTL (which acquiring it just learned or confirmed), not the `ttlSeconds` the request asked for.
  */
-function withSessionTtl(grant: Grant, req: AcquireRequest, c: SemaphoreContext): Grant {
+export function withSessionTtl<G extends { ttlS: number }>(
+  grant: G,
+  req: { session?: { leaseId: string } | undefined },
+  c: SemaphoreContext,
+): G {
   const leaseId = req.session?.leaseId;
   const ttlS = leaseId === undefined ? undefined : c.sessionDeadlines.grantedTtlS(leaseId);
   return ttlS === undefined ? grant : { ...grant, ttlS };
