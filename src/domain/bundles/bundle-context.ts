@@ -7,3 +7,10 @@ export interface BundleContext extends SemaphoreContext {
   /** At most this many slots in one bundle. */
   maxSlots: number;
 }
+
+/** Options of the verbs on an existing bundle. */
+export interface BundleCallOptions {
+  signal?: AbortSignal | undefined;
+  /** Called with the bundle's slots once it is found; throws to refuse (e.g. permissions). */
+  allow?: ((slots: readonly string[]) => void) | undefined;
+}

@@ -2,7 +2,7 @@ import type { FencingToken } from '../grant.js';
 import { DomainError } from '../errors.js';
 import { acquireBundle } from './acquire-bundle.js';
 import type { BundleGrant, BundleRequest } from './bundle.js';
-import type { BundleContext } from './bundle-context.js';
+import type { BundleCallOptions, BundleContext } from './bundle-context.js';
 import { keepBundleAlive } from './keep-bundle-alive.js';
 import { releaseBundle } from './release-bundle.js';
 import { withSessionTtl } from '../slots/semaphore.js';
@@ -44,13 +44,13 @@ export class Bundles {
   keepAlive(
     token: FencingToken,
     secret: string,
-    opts: { signal?: AbortSignal } = {},
+    opts: BundleCallOptions = {},
   ): Promise<{ ttlS: number; expiresInMs: number }> {
     return keepBundleAlive(this.c, { token, secret }, opts);
   }
 
   /** Releases every slot of the bundle at once; see {@link releaseBundle}. */
-  release(token: FencingToken, secret: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  release(token: FencingToken, secret: string, opts: BundleCallOptions = {}): Promise<void> {
     return releaseBundle(this.c, { token, secret }, opts);
   }
 }

@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.js';
 import { timeRemaining, type FencingToken } from '../grant.js';
-import type { BundleContext } from './bundle-context.js';
+import type { BundleCallOptions, BundleContext } from './bundle-context.js';
 import { findBundle } from './find-bundle.js';
 
 /**
@@ -11,10 +11,11 @@ import { findBundle } from './find-bundle.js';
 export async function keepBundleAlive(
   c: BundleContext,
   b: { token: FencingToken; secret: string },
-  opts: { signal?: AbortSignal },
+  opts: BundleCallOptions,
 ): Promise<{ ttlS: number; expiresInMs: number }> {
   try {
     const found = await findBundle(c, b, opts.signal);
+    opts.allow?.(found.index.slots.map(s => s.slot));
     const delayed = found.index.slots.filter(s => s.lockDelayMs > 0);
     const delayLeases =
       delayed.length === 0

@@ -3,7 +3,7 @@ import { DomainError } from '../errors.js';
 import type { FencingToken } from '../grant.js';
 import { delayKeysOp } from '../slots/lock-delay.js';
 import { headOp, type SlotQueue } from '../slots/slot-queue.js';
-import type { BundleContext } from './bundle-context.js';
+import type { BundleCallOptions, BundleContext } from './bundle-context.js';
 import { findBundle } from './find-bundle.js';
 
 /**
@@ -15,10 +15,11 @@ import { findBundle } from './find-bundle.js';
 export async function releaseBundle(
   c: BundleContext,
   b: { token: FencingToken; secret: string },
-  opts: { signal?: AbortSignal },
+  opts: BundleCallOptions,
 ): Promise<void> {
   const { store, space } = c;
   const found = await findBundle(c, b, opts.signal);
+  opts.allow?.(found.index.slots.map(s => s.slot));
   const { token } = b;
   const slots = found.index.slots;
   const queues = slots.map(s => c.room.queueIfAny(s.slot));
@@ -61,7 +62,7 @@ export async function releaseBundle(
         })),
         success: ops,
       },
-      opts,
+      { signal: opts.signal },
     );
     if (res.succeeded) {
       for (const h of handovers) {

@@ -74,6 +74,9 @@ export function bundlesRouter(s: Services): Router {
     authorize(res, 'acquire', { anySlot: true });
     const kept = await s.bundles.keepAlive(token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
+      allow: slots => {
+        authorizeEach(res, slots);
+      },
     });
     res.json({ token, ttlSeconds: kept.ttlS, expiresInMs: kept.expiresInMs });
   });
@@ -83,11 +86,19 @@ export function bundlesRouter(s: Services): Router {
     authorize(res, 'acquire', { anySlot: true });
     await s.bundles.release(token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
+      allow: slots => {
+        authorizeEach(res, slots);
+      },
     });
     res.status(204).end();
   });
 
   return r;
+}
+
+/** Renewing or releasing a bundle needs `acquire` on every one of its slots (as for each grant). */
+function authorizeEach(res: Response, slots: readonly string[]): void {
+  for (const slot of slots) authorize(res, 'acquire', { slot });
 }
 
 function sendBundle(res: Response, g: BundleGrant): void {
