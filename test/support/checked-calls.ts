@@ -16,6 +16,7 @@ export function checkedCalls(spec: OpenApiResponses, url: () => string) {
       contentType: r.headers.get('content-type'),
       body: r.body,
       headers: r.headers,
+      requestBody: typeof opts.body === 'string' ? undefined : opts.body,
     });
     return r;
   };

@@ -18,6 +18,7 @@ interface Spec {
 
 interface Operation {
   operationId: string;
+  requestBody?: { content?: Record<string, { schema?: unknown }> };
   responses: Record<string, Response | undefined>;
 }
 
@@ -43,6 +44,8 @@ export interface ObservedResponse {
   body: unknown;
   /** Response headers, to check the ones the document marks required. */
   headers?: Headers;
+  /** The JSON request body sent, checked against the operation's request schema on a 2xx. */
+  requestBody?: unknown;
 }
 
 const methods = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
@@ -128,6 +131,11 @@ export class OpenApiResponses {
       );
     }
     this.covered.add(`${op.operationId} ${r.status}`);
+    const requestSchema = op.requestBody?.content?.['application/json']?.schema;
+    if (r.status < 300 && r.requestBody !== undefined && requestSchema !== undefined) {
+      // The server took this body: the document must describe it (a generated client sends it).
+      this.validate(`${where} (request body)`, requestSchema, r.requestBody);
+    }
     for (const [name, header] of Object.entries(response.headers ?? {})) {
       if (header.required === true && r.headers?.get(name) == null) {
         throw new Error(`${where}: required header ${name} is missing`);
