@@ -5,7 +5,16 @@ import {
   type ScenarioReport,
   type SuiteReport,
 } from '../support/chaos/run-suite.js';
+import { netnsUsable } from '../support/chaos/netns.js';
 import { faultLabel, tier1 } from '../support/chaos/scenarios.js';
+
+const nftIsolation = process.env.CHAOS_NETNS !== '0' && (await netnsUsable());
+
+/** How many fault records a scenario of `fault` writes. */
+function faultRecords(fault: string): number {
+  if (fault === 'lease-expiry-wait') return 2;
+  return fault === 'compaction' ? 3 : 1;
+}
 
 /**
  * Tier 1 of the chaos tests (runs in `npm test`): short scenarios on a 3-member etcd cluster with
@@ -45,7 +54,7 @@ describe('chaos tier 1: the service stays safe under faults', () => {
       // Enough traffic for the checks to mean something, and no contender key left behind.
       expect(r.stats.grants).toBeGreaterThan(10);
       expect(r.meta.leftoverKeys).toBe(0);
-      expect(r.faults.length).toBe(spec.fault === 'lease-expiry-wait' ? 2 : 1);
+      expect(r.faults.length).toBe(faultRecords(spec.fault));
     });
   }
 
@@ -75,6 +84,33 @@ describe('chaos tier 1: the service stays safe under faults', () => {
     ]);
     for (const f of r.faults) expect(f.detail).not.toMatch(/answered 2\d\d/);
   });
+
+  /** Sum of a scenario's increase of `s1`'s watch series whose name contains every part. */
+  const s1Watch = (r: ScenarioReport, ...parts: string[]): number =>
+    Object.entries(r.meta.watchMetrics)
+      .filter(([k]) => k.startsWith('s1 ') && parts.every(p => k.includes(p)))
+      .reduce((sum, [, v]) => sum + v, 0);
+
+  it('watch-drop: s1 re-creates its watches after each drop', () => {
+    const r = report('watch-drop');
+    expect(s1Watch(r, 'restarts_total', 'watch="slots"')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('compaction: s1 resyncs its watches after etcd compacted past them', () => {
+    const r = report('compaction');
+    expect(s1Watch(r, 'resyncs_total', 'watch="slots"')).toBeGreaterThanOrEqual(1);
+    expect(s1Watch(r, 'resyncs_total', 'watch="elections"')).toBeGreaterThanOrEqual(1);
+  });
+
+  // Only a member cut off by nft loses its leader; a SIGSTOPped one just stalls the watch.
+  it.runIf(nftIsolation)(
+    "watched-isolate: etcd cancels s1's watches (no leader) and they move",
+    () => {
+      const r = report('watched-isolate');
+      expect(suite?.isolation).toBe('nft');
+      expect(s1Watch(r, 'restarts_total', 'reason="no_leader"')).toBeGreaterThanOrEqual(1);
+    },
+  );
 
   it('replica-kill: clients fail over to the surviving replica', () => {
     const r = report('replica-kill');

@@ -11,6 +11,8 @@ import { until, type Replica } from './processes.js';
 import { appendJsonLine, nowMs, type FaultRecord, type OpRecord } from './records.js';
 import type { ReplicaClient } from './replica-client.js';
 import type { ScenarioSpec } from './scenarios.js';
+import type { TcpProxy } from '../tcp-proxy.js';
+import { compactions, dropWatchStreams, isolateWatchedMember } from './watch-faults.js';
 
 /** A workload client process as the fault driver sees it. */
 export interface ClientHandle {
@@ -44,6 +46,10 @@ export interface FaultContext {
   /** Registers a slot the fault driver uses, with its capacity (for the checkers). */
   addSlot(name: string, capacity: number): void;
   slotPrefix(name: string): string;
+  /** Replica s1's connections to each member go through these (see watch-faults.ts). */
+  s1Proxies: TcpProxy[];
+  /** Keeps the scenario's history so far for the checkers, then compacts etcd up to now. */
+  compact(): Promise<string>;
 }
 
 export async function injectFault(ctx: FaultContext): Promise<FaultRecord[]> {
@@ -61,6 +67,12 @@ export async function injectFault(ctx: FaultContext): Promise<FaultRecord[]> {
       return [await killReplica(ctx)];
     case 'pause-client':
       return [await pauseClient(ctx)];
+    case 'drop-watch-streams':
+      return [await dropWatchStreams(ctx)];
+    case 'compaction':
+      return compactions(ctx);
+    case 'isolate-watched-member':
+      return [await isolateWatchedMember(ctx)];
     case 'lease-expiry-wait':
       return [
         await leaseLostWhileWaiting(ctx, 'expire'),

@@ -17,6 +17,8 @@ import {
 } from '../../../src/embedded-etcd/index.js';
 import { electionSpace, KeyLayout, slotSpace } from '../../../src/etcd/keys.js';
 import { readHistory } from '../history.js';
+import { TcpProxy } from '../tcp-proxy.js';
+import type { WatchEvent } from '../../../src/etcd/watch.js';
 import { clusterHealthy, injectFault, type FaultContext, type GrantEvent } from './faults.js';
 import { writeEtcdWrapper } from './netns.js';
 import { Child, onJsonLines, registerPid, Replica, startNode, until } from './processes.js';
@@ -43,6 +45,8 @@ export interface ScenarioMeta {
   workloadEnd: number;
   /** Contender keys of the scenario still in etcd after the drain deadline (should be 0). */
   leftoverKeys: number;
+  /** Increase of each replica's `slotlock_etcd_watch_*` series over the scenario, e.g. `s1 slotlock_etcd_watch_resyncs_total{watch="slots"}`. */
+  watchMetrics: Record<string, number>;
 }
 
 interface Suite {
@@ -52,6 +56,8 @@ interface Suite {
   prefix: string;
   replicas: Replica[];
   fencedStore: boolean;
+  /** s1 reaches each member through one of these (watch faults drop or refuse its connections). */
+  s1Proxies: TcpProxy[];
 }
 
 const log = (msg: string): void => {
@@ -72,6 +78,7 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
   let cluster: EtcdCluster | undefined;
   let etcd: Etcd3 | undefined;
   const replicas: Replica[] = [];
+  const s1Proxies: TcpProxy[] = [];
   try {
     cluster = await startEtcdCluster({
       size: 3,
@@ -93,9 +100,13 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
       ETCD_TXN_IN_FLIGHT: '1',
       SLOTLOCK_UNSAFE_TEST_MODE: spec.unsafeMode ?? '',
     };
-    for (const name of ['s1', 's2']) {
-      replicas.push(new Replica(name, await freePort(), spec.runDir, env));
+    for (const m of cluster.members) {
+      s1Proxies.push(await TcpProxy.start(Number(new URL(m.clientUrl).port)));
     }
+    // s1 reaches etcd through proxies (transparent until a watch fault uses them), s2 directly.
+    const s1Env = { ...env, ETCD_ENDPOINTS: s1Proxies.map(p => p.url).join(',') };
+    replicas.push(new Replica('s1', await freePort(), spec.runDir, s1Env));
+    replicas.push(new Replica('s2', await freePort(), spec.runDir, env));
     await Promise.all(replicas.map(r => r.start()));
     log(`replicas up${spec.unsafeMode === undefined ? '' : ` in UNSAFE mode ${spec.unsafeMode}`}`);
     const suite = {
@@ -105,10 +116,12 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
       prefix,
       replicas,
       fencedStore: await hasFencedStore(replicas),
+      s1Proxies,
     };
     for (const scenario of spec.scenarios) await runScenario(suite, scenario);
   } finally {
     await Promise.all(replicas.map(r => r.stop()));
+    await Promise.all(s1Proxies.map(p => p.close()));
     etcd?.close();
     await cluster?.stop({ timeoutMs: 2000 });
   }
@@ -144,6 +157,8 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
   await clusterHealthy(cluster);
   await Promise.all(replicas.map(r => (r.running ? r.ready(30_000) : r.start())));
   const startRevision = BigInt((await etcd.get('\0').exec()).header.revision);
+  const kept = new KeptHistory(etcd, prefix, s.id, startRevision + 1n);
+  const watchBefore = await watchMetrics(replicas);
   const slots = slotsOf(s);
   const elections = [`${s.id}-lead`];
   const layout: RunLayout = {
@@ -199,7 +214,7 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
       () => grants.length >= s.warmupGrants,
       60_000,
     );
-    const ctx = faultContext(suite, s, clients, onGrant, history, layout);
+    const ctx = faultContext(suite, s, clients, onGrant, history, layout, kept);
     log(`${s.id}: injecting ${s.fault}`);
     let faults: FaultRecord[];
     try {
@@ -221,19 +236,18 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
   const workloadEnd = performance.timeOrigin + performance.now();
   await finalReads(suite, slots, history('runner'));
   const leftoverKeys = await drain(suite, s);
+  const watchAfter = await watchMetrics(replicas);
   const tombstone = `${prefix}z/${s.id}`;
   await etcd.put(tombstone).value('end');
-  const events = (await readHistory(etcd, prefix, String(startRevision + 1n))).map(
-    (e): EventRecord => ({
-      type: e.type,
-      key: e.key,
-      revision: e.revision,
-      createRevision: e.kv.createRevision,
-      version: e.kv.version,
-      lease: e.kv.lease,
-      value: e.kv.value,
-    }),
-  );
+  const events = (await kept.all()).map((e): EventRecord => ({
+    type: e.type,
+    key: e.key,
+    revision: e.revision,
+    createRevision: e.kv.createRevision,
+    version: e.kv.version,
+    lease: e.kv.lease,
+    value: e.kv.value,
+  }));
   writeJsonLines(join(dir, 'events.jsonl'), events);
   const ops = readdirSync(dir)
     .filter(
@@ -257,6 +271,9 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
     workloadStart,
     workloadEnd,
     leftoverKeys,
+    watchMetrics: Object.fromEntries(
+      Object.entries(watchAfter).map(([k, v]) => [k, v - (watchBefore[k] ?? 0)]),
+    ),
   };
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 2));
   log(
@@ -271,6 +288,7 @@ function faultContext(
   onGrant: Set<(g: GrantEvent, pid: number) => void>,
   history: (proc: string) => string,
   layout: RunLayout,
+  kept: KeptHistory,
 ): FaultContext {
   const https = new Map<string, ReplicaClient>();
   const keys = new KeyLayout(suite.prefix);
@@ -314,7 +332,60 @@ function faultContext(
       layout.capacities.slots[name] = capacity;
     },
     slotPrefix: name => slotSpace(keys).contenders(name),
+    s1Proxies: suite.s1Proxies,
+    compact: () => kept.compact(),
   };
+}
+
+/**
+ * The scenario's etcd history, kept across compactions: the checkers need every event since the
+ * scenario started, and a compaction erases what it passes. Before each compaction the history
+ * up to a marker key is read and kept; the compaction then goes exactly to the marker.
+ */
+class KeptHistory {
+  private readonly events: WatchEvent[] = [];
+  private marks = 0;
+
+  constructor(
+    private readonly etcd: Etcd3,
+    private readonly prefix: string,
+    private readonly id: string,
+    private next: bigint,
+  ) {}
+
+  /** Keeps the history so far, compacts etcd (physically) up to now; returns the revision. */
+  async compact(): Promise<string> {
+    const mark = await this.etcd
+      .put(`${this.prefix}z/${this.id}-mark-${++this.marks}`)
+      .value('compaction')
+      .exec();
+    const at = BigInt(mark.header.revision);
+    const read = await readHistory(this.etcd, this.prefix, String(this.next));
+    this.events.push(...read.filter(e => BigInt(e.revision) <= at));
+    this.next = at + 1n;
+    await this.etcd.kv.compact({ revision: at.toString(), physical: true });
+    return at.toString();
+  }
+
+  /** Every event since the scenario started (kept, then read from after the last compaction). */
+  async all(): Promise<WatchEvent[]> {
+    return [...this.events, ...(await readHistory(this.etcd, this.prefix, String(this.next)))];
+  }
+}
+
+/** Each replica's `slotlock_etcd_watch_*` series, keyed `<replica> <series>` (unreachable: none). */
+async function watchMetrics(replicas: Replica[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const r of replicas) {
+    const text = await fetch(`${r.url}/metrics`, { signal: AbortSignal.timeout(5000) })
+      .then(res => res.text())
+      .catch(() => '');
+    for (const line of text.split('\n')) {
+      const m = /^(slotlock_etcd_watch_\w+\{[^}]*\}) (\S+)$/.exec(line);
+      if (m?.[1] !== undefined) out[`${r.name} ${m[1]}`] = Number(m[2]);
+    }
+  }
+  return out;
 }
 
 /** Reads each fenced record once more at the end (the final read the store checker compares). */

@@ -7,7 +7,10 @@ export type FaultKind =
   | 'isolate-member'
   | 'kill-replica'
   | 'pause-client'
-  | 'lease-expiry-wait';
+  | 'lease-expiry-wait'
+  | 'drop-watch-streams'
+  | 'compaction'
+  | 'isolate-watched-member';
 
 export interface ScenarioSpec {
   /** Short id: names the scenario's slots and elections and its artifact directory. */
@@ -57,6 +60,12 @@ export function faultLabel(s: ScenarioSpec): string {
       return 'SIGSTOP a holder past its TTL, then resume it';
     case 'lease-expiry-wait':
       return "waiter's lease expires / is revoked while its replica is paused";
+    case 'drop-watch-streams':
+      return `drop every etcd connection of replica s1, 6 times in ${s.faultMs / 1000} s`;
+    case 'compaction':
+      return 'compact etcd past s1 while it is cut off (twice), auto-compaction in between';
+    case 'isolate-watched-member':
+      return `isolate the etcd follower s1 watches through for ${s.faultMs / 1000} s`;
   }
 }
 
@@ -78,6 +87,9 @@ export const tier1: ScenarioSpec[] = [
   { ...base, id: 'replica-kill', fault: 'kill-replica' },
   { ...base, id: 'client-pause', fault: 'pause-client' },
   { ...base, id: 'lease-expiry-wait', fault: 'lease-expiry-wait', workloadMs: 8000 },
+  { ...base, id: 'watch-drop', fault: 'drop-watch-streams', workloadMs: 8000 },
+  { ...base, id: 'compaction', fault: 'compaction', workloadMs: 8000 },
+  { ...base, id: 'watched-isolate', fault: 'isolate-watched-member', workloadMs: 8000 },
 ];
 
 const long = { ...base, clients: 5, workloadMs: 30_000, warmupGrants: 20, faultMs: 5000 };
@@ -94,6 +106,9 @@ export const longTier: ScenarioSpec[] = [
   { ...long, id: 'replica-kill', fault: 'kill-replica' },
   { ...long, id: 'client-pause', fault: 'pause-client' },
   { ...long, id: 'lease-expiry-wait', fault: 'lease-expiry-wait' },
+  { ...long, id: 'watch-drop', fault: 'drop-watch-streams', faultMs: 12_000 },
+  { ...long, id: 'compaction', fault: 'compaction', faultMs: 12_000 },
+  { ...long, id: 'watched-isolate', fault: 'isolate-watched-member', faultMs: 8000 },
 ];
 
 /** The scenario each broken mode must fail. */
