@@ -7,6 +7,10 @@ const holder = z.object({
   token: fencingToken,
   expiresInMs: z.number().int().nullable().openapi({ description: 'null for a session lease' }),
   session: z.boolean(),
+  bundle: z
+    .object({ id: z.string(), slots: z.array(z.string()) })
+    .optional()
+    .openapi({ description: 'Set for a member of a bundle (several slots held together)' }),
 });
 
 const leader = z.object({

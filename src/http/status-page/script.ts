@@ -85,6 +85,7 @@ export const statusPageScript = String.raw`'use strict';
             h('li', { 'data-holder': x.holder },
               h('span', { class: 'holder' }, x.holder),
               h('span', { class: 'token' }, 'token ' + x.token),
+              x.bundle ? h('span', { class: 'bundle' }, 'bundle of ' + x.bundle.slots.join(' + ')) : null,
               h('span', { class: 'expires' }, seconds(x.expiresInMs)))))),
         h('td', { class: 'num' + (s.waiting > 0 ? ' waiting-some' : ''), 'data-waiting': s.waiting }, s.waiting)));
     body.replaceChildren(...(rows.length > 0 ? rows : [emptyRow(4, 'No slot has holders or waiters.')]));

@@ -135,6 +135,12 @@ describe('bundles over HTTP', () => {
         }),
       ]);
     }
+    // The status page's data shows the bundle holder as such.
+    const status = await call(svc.url, 'GET', '/v1/status');
+    const row = status.body.slots.items.find((x: { slot: string }) => x.slot === 't8-a');
+    expect(row.holders).toEqual([
+      expect.objectContaining({ token: granted.body.token, bundle: expect.anything() }),
+    ]);
   });
 
   it('two dispatchers locking {A, B} and {B, A} concurrently never deadlock', async () => {
