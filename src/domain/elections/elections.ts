@@ -30,10 +30,17 @@ export interface Leadership {
   expiresInMs: number;
   waited: boolean;
 }
+  /** A retry with the same Idempotency-Key found this existing term. */
+  replayed: boolean;
 
 /** What a candidate asks for. `waitMs` 0 means: lead now or fail with `not_leader`. */
 export interface CampaignRequest {
   candidate: string;
+  /**
+   * Makes the campaign safe to retry: a retry with the same key finds the same candidacy (its
+   * term, if it leads) instead of queueing a second candidate behind a ghost of the first.
+   */
+  idempotencyKey?: string | undefined;
   value: string;
   ttlS: number;
   waitMs: number;
@@ -127,6 +134,7 @@ export class Elections {
           holder: req.candidate,
           capacity: 1,
           ttlS: req.ttlS,
+          idempotencyKey: req.idempotencyKey,
           waitMs: req.waitMs,
           value: req.value,
         },
@@ -145,6 +153,7 @@ export class Elections {
     } catch (err) {
       throw electionError(name, req.waitMs, err);
     }
+        replayed: g.replayed,
   }
 
   /** Renews the leader's lease: `grant_gone` once the term has ended, `not_holder` for a bad secret. */

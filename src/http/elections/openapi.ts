@@ -2,6 +2,7 @@ import type { OpenAPIRegistry, ZodMediaTypeObject } from '@asteasolutions/zod-to
 import { z } from 'zod';
 import { bodyCodes, commonCodes, problemResponses } from '../openapi-problems.js';
 import { preferenceApplied, preferHeader } from '../slots/openapi.js';
+import { idempotencyKey } from '../schemas.js';
 import {
   campaignBody,
   electionKeepAliveResponse,
@@ -57,13 +58,25 @@ export function registerElectionPaths(reg: OpenAPIRegistry, l: Limits): void {
     description:
       'Answers once etcd confirms the caller leads. The term token (create revision of the ' +
       `leader key) grows with every new leader. Waiting is capped at ${l.waitMaxMs} ms; on ` +
-      'timeout or disconnect the candidacy is withdrawn.',
+      'timeout or disconnect the candidacy is withdrawn. With an Idempotency-Key a retry ' +
+      'returns the same term (200) instead of queueing a second candidacy.',
     request: {
       params: electionParams,
-      headers: z.object({ Prefer: preferHeader(l) }),
+      headers: z.object({
+        'Idempotency-Key': idempotencyKey.optional().openapi({
+          description:
+            'Makes the campaign retryable (e.g. after a 503 with outcome "unknown"): the same ' +
+            'key and body return the same term (200). Use a random UUID.',
+        }),
+        Prefer: preferHeader(l),
+      }),
       body: { required: true, content: { 'application/json': { schema: campaignBody(l) } } },
     },
     responses: {
+      200: {
+        description: 'Idempotent replay: the term won earlier with this Idempotency-Key',
+        content: { 'application/json': { schema: leadershipResponse } },
+      },
       201: {
         description: 'Elected',
         headers: z.object({
@@ -80,6 +93,8 @@ export function registerElectionPaths(reg: OpenAPIRegistry, l: Limits): void {
         'not_leader',
         'wait_timeout',
         'wait_cancelled',
+        'acquire_in_progress',
+        'idempotency_conflict',
       ]),
     },
   });

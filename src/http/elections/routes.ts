@@ -6,10 +6,17 @@ import type { Leadership } from '../../domain/elections/elections.js';
 import type { Services } from '../../services.js';
 import { EventStream } from '../event-stream.js';
 import { problemType } from '../problem.js';
-import { holderSecret, preferWaitMs, requestSignal, requireJson } from '../request.js';
+import {
+  holderSecret,
+  idempotencyKeyHeader,
+  preferWaitMs,
+  requestSignal,
+  requireJson,
+} from '../request.js';
 import { jsonRequestBody } from '../json-body.js';
 import { campaignBody, proclaimBody } from './schemas.js';
-import { electionName, fencingToken } from '../schemas.js';
+import { electionName, fencingToken, idempotencyKey } from '../schemas.js';
+import { boundIdempotencyKey } from '../../auth/idempotency-scope.js';
 import { parseInput } from '../validate.js';
 import { requestLogger } from '../request-log.js';
 
@@ -38,6 +45,7 @@ export function electionsRouter(s: Services): Router {
         value: input.value,
         ttlS: input.ttlSeconds,
         waitMs: input.waitMs ?? preferred ?? 0,
+        idempotencyKey: campaignKey(req, res),
       },
       { signal: requestSignal(res, s.lifecycle) },
     );
@@ -131,16 +139,27 @@ function lastEventId(req: Request): string | undefined {
   return parseInput(fencingToken, raw, '/headers/last-event-id');
 }
 
+/** The campaign's Idempotency-Key, if any, bound to the caller (as for acquires). */
+function campaignKey(req: Request, res: Response): string | undefined {
+  const raw = idempotencyKeyHeader(req);
+  if (raw === undefined) return undefined;
+  return boundIdempotencyKey(res, parseInput(idempotencyKey, raw, '/headers/idempotency-key'));
+}
+
 function sendLeadership(res: Response, l: Leadership): void {
   const location = `/v1/elections/${l.election.replaceAll('/', '%2F')}/leaders/${l.token}`;
-  res.status(201).location(location).json({
-    election: l.election,
-    token: l.token,
-    secret: l.secret,
-    candidate: l.candidate,
-    value: l.value,
-    ttlSeconds: l.ttlS,
-    expiresInMs: l.expiresInMs,
-    waited: l.waited,
-  });
+  // A replay (same Idempotency-Key) answers the existing term with 200, as acquires do.
+  res
+    .status(l.replayed ? 200 : 201)
+    .location(location)
+    .json({
+      election: l.election,
+      token: l.token,
+      secret: l.secret,
+      candidate: l.candidate,
+      value: l.value,
+      ttlSeconds: l.ttlS,
+      expiresInMs: l.expiresInMs,
+      waited: l.waited,
+    });
 }
