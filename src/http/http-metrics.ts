@@ -40,9 +40,13 @@ export function httpMetrics(metrics: Metrics): RequestHandler {
   };
 }
 
-/** The matched route's template with its router's mount path, or {@link UNMATCHED_ROUTE}. */
+/**
+ * The matched route's template with its router's mount path; for a request answered by mounted
+ * middleware (the API docs' static files) its mount path and `/*`; else {@link UNMATCHED_ROUTE}.
+ */
 export function routeOf(req: Request): string {
   const { route } = req as { route?: { path?: unknown } };
   const path = route?.path;
-  return typeof path === 'string' ? req.baseUrl + path : UNMATCHED_ROUTE;
+  if (typeof path === 'string') return req.baseUrl + path;
+  return req.baseUrl === '' ? UNMATCHED_ROUTE : `${req.baseUrl}/*`;
 }

@@ -63,10 +63,13 @@ describe('HTTP request metrics', () => {
     });
     expect(busy.status).toBe(409);
     expect((await call(svc.url, 'GET', '/no/such/path')).status).toBe(404);
+    // Static files under a mount path count under the mount, not one series per file.
+    expect((await call(svc.url, 'GET', '/docs/swagger-ui.css')).status).toBe(200);
     // Counted when the response closes, a moment after the client has it.
     await until(async () => (await count(grants, 'POST', '4xx')) === 1);
     expect(await count(grants, 'POST', '2xx')).toBe(1);
     expect(await count('unmatched', 'GET', '4xx')).toBe(1);
+    await until(async () => (await count('/docs/*', 'GET', '2xx')) === 1);
     const routes = new Set((await requests()).map(s => String(s.labels.route)));
     for (const route of routes) expect(route).not.toMatch(/driver-42|no\/such/);
     const durations = (await svc.services.metrics.httpDuration.get()).values as Sample[];
