@@ -164,5 +164,34 @@ export const problem = z
           'etcd_unavailable of a write whose answer was lost after it was sent: it may have been ' +
           'applied. Retry with the same Idempotency-Key to find out.',
       }),
+    verb: z
+      .string()
+      .optional()
+      .openapi({ description: 'forbidden: the verb the principal may not use on that name' }),
+    principal: z
+      .string()
+      .optional()
+      .openapi({ description: 'forbidden: the principal the credential identified' }),
+    quota: z
+      .string()
+      .optional()
+      .openapi({
+        description: 'quota_exceeded: which quota (grants, elections, sessions, waiters)',
+      }),
+    limit: z.number().optional().openapi({
+      description:
+        'quota_exceeded, storage_quota_exceeded and rate_limited: the limit that was hit',
+    }),
+    unit: z
+      .string()
+      .optional()
+      .openapi({ description: 'storage_quota_exceeded: the unit of limit (records or bytes)' }),
+    scope: z.string().optional().openapi({
+      description: 'rate_limited: principal or replica; storage_quota_exceeded: slot or principal',
+    }),
+    windowSeconds: z
+      .number()
+      .optional()
+      .openapi({ description: 'rate_limited: the window the limit counts requests over' }),
   })
   .openapi('Problem');
