@@ -1,7 +1,9 @@
 /** Authentication (issue 14): API keys and JWTs accepted and rejected; the holder secret header. */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthFiles, AUDIENCE, bearer, newApiKey, type TestKey } from '../support/auth.js';
+import { AuthFiles, AUDIENCE, bearer, ISSUER, newApiKey, type TestKey } from '../support/auth.js';
 import { call, startTestService, type TestService } from '../support/app.js';
 import { eventually } from '../support/poll.js';
 
@@ -140,5 +142,57 @@ describe('authentication off', () => {
       });
       expect(r.status).toBe(204);
     }
+  });
+});
+
+describe('JWKS from a URL', () => {
+  const files = new AuthFiles();
+  let jwks: Server;
+  let fetches = 0;
+  let svc: TestService;
+  beforeAll(async () => {
+    await files.writeJwks();
+    jwks = createServer((_req, res) => {
+      fetches++;
+      res.setHeader('content-type', 'application/json');
+      res.end(readFileSync(files.jwksFile));
+    });
+    await new Promise<void>(resolve => jwks.listen(0, '127.0.0.1', resolve));
+    const { port } = jwks.address() as AddressInfo;
+    svc = await startTestService({
+      AUTH_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+      AUTH_JWT_ISSUER: ISSUER,
+      AUTH_JWT_AUDIENCE: AUDIENCE,
+    });
+  });
+  afterAll(async () => {
+    await svc.close();
+    jwks.closeAllConnections();
+    await new Promise<void>(resolve => {
+      jwks.close(() => {
+        resolve();
+      });
+    });
+    rmSync(files.dir, { recursive: true, force: true });
+  });
+
+  it('verifies JWTs against keys fetched from the URL, fetching them once', async () => {
+    const token = await files.jwt('svc-url', [{ verbs: ['acquire'], slots: [''] }]);
+    for (const slot of ['url-1', 'url-2']) {
+      const r = await call(svc.url, 'POST', `/v1/slots/${slot}/grants`, {
+        body: { holder: 'h' },
+        headers: bearer(token),
+      });
+      expect(r.status).toBe(201);
+    }
+    expect(fetches).toBe(1);
+    const expired = await files.jwt('svc-url', [{ verbs: ['acquire'], slots: [''] }], {
+      exp: Math.floor(Date.now() / 1000) - 600,
+    });
+    const r = await call(svc.url, 'POST', '/v1/slots/url-3/grants', {
+      body: { holder: 'h' },
+      headers: bearer(expired),
+    });
+    expect(r.status).toBe(401);
   });
 });
