@@ -25,8 +25,8 @@ export type LeaderFunction = (term: Leadership, lost: AbortSignal) => Promise<vo
  * resigns (a no-op after a loss) and campaigns again, until `signal` aborts. Resolves once
  * `signal` aborted and the current term, if any, was resigned. Rejects with the error when the
  * campaign fails for good (e.g. `invalid_input`), when `fn` throws while still leading (the term
- * is resigned first), or when the final resign fails. A throw from `fn` after the term was lost
- * counts as the end of that term, not as a failure.
+ * is resigned first), or when resigning a term that was not lost fails. A throw from `fn` after
+ * the term was lost counts as the end of that term, not as a failure.
  */
 export async function lead(
   elections: ElectionClient,
@@ -58,6 +58,12 @@ async function runTerm(
   } catch (err) {
     if (!lost.aborted) failure = { err };
   }
-  await term.resign();
+  const lostFirst = term.signal.aborted;
+  try {
+    await term.resign();
+  } catch (err) {
+    // After a loss the resign is only a courtesy (the term's lease expires on its own).
+    if (!lostFirst) failure ??= { err };
+  }
   if (failure !== undefined) throw failure.err;
 }

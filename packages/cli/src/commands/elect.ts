@@ -86,7 +86,13 @@ export async function elect(argv: readonly string[]): Promise<number> {
   });
   const lost =
     run.stoppedOnLoss || (term.signal.aborted && !isSlotlockError(term.signal.reason, 'released'));
-  await term.resign();
+  try {
+    await term.resign();
+  } catch (err) {
+    // After a loss the server may be unreachable; its lease expires on its own.
+    if (!lost) throw err;
+    note(`could not resign after the loss: ${err instanceof Error ? err.message : String(err)}`);
+  }
   return lost ? exitCodes.lost : run.status;
 }
 

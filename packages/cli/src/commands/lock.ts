@@ -74,7 +74,15 @@ export async function lock(argv: readonly string[]): Promise<number> {
   const lost =
     run.stoppedOnLoss ||
     (grant.signal.aborted && !isSlotlockError(grant.signal.reason, 'released'));
-  await grant.release();
+  try {
+    await grant.release();
+  } catch (err) {
+    // After a loss the server may be unreachable; its lease expires on its own.
+    if (!lost) throw err;
+    note(
+      `could not release the grant after the loss: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
   return lost ? exitCodes.lost : run.status;
 }
 
