@@ -17,9 +17,10 @@ import { statusRouter } from './http/status.js';
 import type { Services } from './services.js';
 
 /**
- * Builds the Express app: request logging with ids, the routers (hot ones first; each operation
- * that takes a JSON body parses it itself), then 405 for a known path with another method, 404
- * and the problem+json error handler. It never listens; main.ts and tests do.
+ * Builds the Express app: request logging with ids, authentication (the principal of each request
+ * in `res.locals.principal`; each route authorizes its verb), rate limits, the routers (hot ones
+ * first; each operation that takes a JSON body parses it itself), then 405 for a known path with
+ * another method, 404 and the problem+json error handler. It never listens; main.ts and tests do.
  */
 export function createApp(s: Services): Express {
   const app = express();
