@@ -55,7 +55,7 @@ async function upToDate(): Promise<boolean> {
  * serialized across test workers.
  */
 export async function buildPackages(timeoutMs = 120_000): Promise<void> {
-  if (await upToDate()) return;
+  // Checked under the lock only: outside it, another worker may be halfway through writing dist.
   const end = performance.now() + timeoutMs;
   for (;;) {
     try {
