@@ -4,7 +4,8 @@ import type { Lifecycle } from '../lifecycle.js';
 import { authContextOf } from '../auth/principal.js';
 
 const secretPattern = /^(?:Bearer )?([A-Za-z0-9._~+/=-]{1,512})$/;
-const legacyPattern = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
+// The auth scheme is case-insensitive (RFC 9110 11.1): "bearer <secret>" is the same credential.
+const legacyPattern = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/i;
 
 /**
  * The holder secret of a grant, session or leadership, from `Slotlock-Secret: <secret>` (a leading

@@ -60,6 +60,10 @@ describe('answers a newcomer reads', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.detail).toMatch(/malformed/);
+    const lower = await call(svc.url, 'POST', `/v1/slots/nc:c/grants/${token}/keepalive`, {
+      headers: { authorization: `bearer ${secret}` },
+    });
+    expect(lower.status).toBe(200);
   });
 
   it('never answers 413 or 415 to an operation that takes no body', async () => {
