@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestService, type TestService } from '../../support/app.js';
+import { readHistory, replayHolders } from '../../support/history.js';
 
 /** Contender keys and bundle index keys left in etcd under this service's prefix. */
 async function contenders(svc: TestService, slot: string): Promise<string[]> {
@@ -142,6 +143,53 @@ describe('bundles over HTTP', () => {
       expect.objectContaining({ token: granted.body.token, bundle: expect.anything() }),
     ]);
   });
+
+  it('never shows a bundle as a holder of one slot while it has not reached the head of another', async () => {
+    const start = (await svc.client.get('\0').exec()).header.revision;
+    const granted = new Set<string>();
+    const shown = new Set<string>();
+    let reservedSeen = 0;
+    let stop = false;
+    // A single holder keeps taking "t9-b" for a while; bundles {t9-a, t9-b} with short waits often
+    // reach the head of "t9-a" and then time out waiting for "t9-b".
+    const single = async () => {
+      for (let i = 0; i < 8; i++) {
+        const g = await grant('t9-b', { waitMs: 5000 });
+        await new Promise(resolve => setTimeout(resolve, 60));
+        await releaseGrant('t9-b', g.body);
+      }
+    };
+    const bundler = async () => {
+      while (!stop) {
+        const b = await bundle({ slots: slots('t9-a', 't9-b'), waitMs: 40 });
+        if (b.status === 201) {
+          granted.add(b.body.token);
+          await releaseBundle(b.body);
+        }
+      }
+    };
+    const watcher = async () => {
+      while (!stop) {
+        const view = await call(svc.url, 'GET', '/v1/slots/t9-a');
+        for (const h of view.body.holders) if (h.bundle !== undefined) shown.add(h.bundle.id);
+        reservedSeen += (view.body.reservedByBundles as unknown[]).length;
+      }
+    };
+    const running = [bundler(), bundler(), watcher()];
+    await single();
+    stop = true;
+    await Promise.all(running);
+    expect(reservedSeen).toBeGreaterThan(0);
+    expect(granted.size).toBeGreaterThan(0);
+    // etcd's own history of "t9-b": every bundle shown holding "t9-a" reached the head there too.
+    const prefix = `${svc.services.keys.slots}t9-b#h/`;
+    const members = [...shown].map(id => `${prefix}b.${id}`);
+    const events = await readHistory(svc.client, prefix, (BigInt(start) + 1n).toString(), {
+      gone: members,
+    });
+    const { firstHeldAt } = replayHolders(events, prefix, 1);
+    expect(members.filter(k => !firstHeldAt.has(k))).toEqual([]);
+  }, 40_000);
 
   it('two dispatchers locking {A, B} and {B, A} concurrently never deadlock', async () => {
     const rounds = 25;
