@@ -122,6 +122,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'etcd requests by operation kind and outcome (ok|error|unavailable).',
       labelNames: ['op', 'outcome'] as const,
       registers,
+    }),
+    etcdTxnBatchSize: new Histogram({
+      name: 'slotlock_etcd_txn_batch_size',
+      help: 'Transactions carried by each group-committed etcd txn call (1 = sent on its own).',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
     etcdRevision: new Gauge({
       name: 'slotlock_etcd_revision',
       help: 'The highest etcd revision this replica has seen; after a restore from a snapshot, advance etcd past the max of this over replicas (docs/reliability.md).',
@@ -130,13 +137,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     etcdRevisionWentBack: new Counter({
       name: 'slotlock_etcd_revision_went_back_total',
       help: "Times etcd answered with a revision below one this replica had seen (a restore from a snapshot): no grant is made until etcd's revision is advanced past it.",
-      registers,
-    }),
-    }),
-    etcdTxnBatchSize: new Histogram({
-      name: 'slotlock_etcd_txn_batch_size',
-      help: 'Transactions carried by each group-committed etcd txn call (1 = sent on its own).',
-      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     }),
     etcdNoSpace: new Gauge({

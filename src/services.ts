@@ -19,8 +19,8 @@ import type { EtcdClient } from './etcd/client.js';
 import { KeyLayout, slotSpace } from './etcd/keys.js';
 import { LeaseKeeper } from './etcd/lease-keeper.js';
 import { EtcdStore } from './etcd/store.js';
-import { limitsOf, type Limits } from './http/schemas.js';
 import type { EtcdFaults } from './etcd/faults.js';
+import { limitsOf, type Limits } from './http/schemas.js';
 import { Lifecycle } from './lifecycle.js';
 import { initMetricSeries, watchCounters, type Metrics } from './metrics.js';
 
@@ -61,11 +61,11 @@ export function createServices(
   client: EtcdClient,
   log: Logger,
   metrics: Metrics,
+  /** Test-only: faults injected into the etcd adapter (the chaos suite); main never passes any. */
+  testing: { etcdFaults?: EtcdFaults } = {},
 ): Services {
   initMetricSeries(metrics);
   const keys = new KeyLayout(config.ETCD_PREFIX);
-  /** Test-only: faults injected into the etcd adapter (the chaos suite); main never passes any. */
-  testing: { etcdFaults?: EtcdFaults } = {},
   const store = new EtcdStore(
     client,
     metrics,

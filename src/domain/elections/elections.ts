@@ -29,18 +29,18 @@ export interface Leadership {
   /** Time left on the lease, measured before etcd last extended it (a lower bound). */
   expiresInMs: number;
   waited: boolean;
-}
   /** A retry with the same Idempotency-Key found this existing term. */
   replayed: boolean;
+}
 
 /** What a candidate asks for. `waitMs` 0 means: lead now or fail with `not_leader`. */
 export interface CampaignRequest {
-  candidate: string;
   /**
    * Makes the campaign safe to retry: a retry with the same key finds the same candidacy (its
    * term, if it leads) instead of queueing a second candidate behind a ghost of the first.
    */
   idempotencyKey?: string | undefined;
+  candidate: string;
   value: string;
   ttlS: number;
   waitMs: number;
@@ -131,10 +131,10 @@ export class Elections {
       const g = await this.semaphore.acquire(
         {
           slot: name,
+          idempotencyKey: req.idempotencyKey,
           holder: req.candidate,
           capacity: 1,
           ttlS: req.ttlS,
-          idempotencyKey: req.idempotencyKey,
           waitMs: req.waitMs,
           value: req.value,
         },
@@ -149,11 +149,11 @@ export class Elections {
         ttlS: g.ttlS,
         expiresInMs: g.expiresInMs,
         waited: g.waited,
+        replayed: g.replayed,
       };
     } catch (err) {
       throw electionError(name, req.waitMs, err);
     }
-        replayed: g.replayed,
   }
 
   /** Renews the leader's lease: `grant_gone` once the term has ended, `not_holder` for a bad secret. */

@@ -6,8 +6,8 @@ import type { Metrics } from '../../metrics.js';
 import type { Cleanup } from '../cleanup.js';
 import type { MarkerLeases } from '../marker-leases.js';
 import { timeRemaining, type Handover } from '../grant.js';
-import type { SessionDeadlines } from '../sessions/session-deadlines.js';
 import { DomainError } from '../errors.js';
+import type { SessionDeadlines } from '../sessions/session-deadlines.js';
 import type { GrantEnds } from './grant-ends.js';
 import type { SlotWatch } from './slot-watch.js';
 import type { WaitingRoom } from './waiting-room.js';
@@ -72,9 +72,6 @@ export function sessionTtl(
   return p;
 }
 
-/** A grant's time left: the session's, or the TTL counted from when the lease was last sent. */
-export async function expiresIn(
-  ttlS: number,
 /**
  * A per-grant lease with less than half its TTL left (a waiter promoted right after etcd was
  * slow or paused: its last keepalive was sent long ago) is renewed before the grant is answered,
@@ -96,6 +93,9 @@ export async function renewIfShort(
   return timeRemaining(ttl, sentAt);
 }
 
+/** A grant's time left: the session's, or the TTL counted from when the lease was last sent. */
+export async function expiresIn(
+  ttlS: number,
   sentAt: number,
   sessionRemainingMs: Promise<number> | undefined,
 ): Promise<number> {
