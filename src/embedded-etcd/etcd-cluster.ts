@@ -14,6 +14,11 @@ export interface EtcdClusterOptions {
   signal?: AbortSignal | undefined;
   /** Default 30 s. */
   readyTimeoutMs?: number | undefined;
+  /**
+   * Fault-test hook: the peer URL member `name` advertises (the URL its peers dial), given the port
+   * it listens on for peers; e.g. a proxy that can cut it off. Default: the listen URL.
+   */
+  advertisePeerUrl?: ((name: string, peerPort: number) => Promise<string>) | undefined;
 }
 
 /** A local etcd cluster; `members` follows restarts, `endpoints` are the client URLs. */
@@ -88,17 +93,22 @@ export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<EtcdCl
     clientPort: ports[2 * i] ?? 0,
     peerPort: ports[2 * i + 1] ?? 0,
   }));
-  const initialCluster = specs.map(s => `${s.name}=http://${host}:${s.peerPort}`).join(',');
+  const advertise =
+    opts.advertisePeerUrl ??
+    ((_: string, port: number) => Promise.resolve(`http://${host}:${port}`));
+  const advertised = await Promise.all(specs.map(s => advertise(s.name, s.peerPort)));
+  const initialCluster = specs.map((s, i) => `${s.name}=${advertised[i] ?? ''}`).join(',');
   const clusterToken = `slotlock-${randomBytes(6).toString('hex')}`;
   const timeoutMs = opts.readyTimeoutMs ?? 30_000;
   const deadline = AbortSignal.timeout(timeoutMs);
   const startSignal =
     opts.signal === undefined ? deadline : AbortSignal.any([opts.signal, deadline]);
   const started = await Promise.allSettled(
-    specs.map(spec =>
+    specs.map((spec, i) =>
       launch({
         ...spec,
         host,
+        advertisePeerUrl: advertised[i],
         dataDir: join(opts.baseDir, spec.name),
         logFile: join(opts.baseDir, `${spec.name}.log`),
         initialCluster,

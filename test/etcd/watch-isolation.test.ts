@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectEtcd } from '../../src/etcd/client.js';
 import { watchPrefix } from '../../src/etcd/watch.js';
 import { uniquePrefix } from '../support/etcd.js';
-import { startPartitionableCluster, type PartitionableCluster } from '../support/peer-partition.js';
+import { startEtcdCluster, type EtcdCluster } from '../../src/embedded-etcd/index.js';
+import { PeerPartition } from '../support/peer-partition.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -17,25 +18,34 @@ import { TcpProxy } from '../support/tcp-proxy.js';
  */
 describe('a watch through a member cut off from the quorum', () => {
   let dir: string;
-  let cluster: PartitionableCluster | undefined;
+  let cluster: EtcdCluster | undefined;
+  const partition = new PeerPartition();
   const proxies: TcpProxy[] = [];
   const clients: Etcd3[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slotlock-isolation-'));
-    cluster = await startPartitionableCluster(dir, { heartbeatMs: 50, electionMs: 500 });
+    cluster = await startEtcdCluster({
+      size: 3,
+      baseDir: dir,
+      heartbeatMs: 50,
+      electionMs: 500,
+      advertisePeerUrl: partition.hook,
+    });
+    await partition.learnIds(cluster.members);
   }, 60_000);
 
   afterAll(async () => {
     for (const c of clients) c.close();
     for (const p of proxies) await p.close();
     await cluster?.stop();
+    await partition.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('moves to a member with a leader and delivers every change made meanwhile', async () => {
     if (cluster === undefined) throw new Error('no cluster');
-    const leader = await cluster.leaderIndex();
+    const leader = cluster.members.indexOf(await cluster.leader());
     const cutOff = (leader + 1) % 3;
     const member = (i: number) => {
       const m = cluster?.members[i];
@@ -84,7 +94,7 @@ describe('a watch through a member cut off from the quorum', () => {
     try {
       await writer.put(`${prefix}before`).value('1').exec();
       await sawFirst; // served by the member about to be cut off (the only one reachable)
-      cluster.isolate(cutOff);
+      partition.isolate(member(cutOff).name);
       for (const p of proxies) p.accepting();
       const started = performance.now();
       await writer.put(`${prefix}during-1`).value('2').exec();
@@ -97,7 +107,7 @@ describe('a watch through a member cut off from the quorum', () => {
     } finally {
       clearTimeout(timer);
       abort.abort();
-      cluster.heal();
+      partition.heal();
     }
   }, 40_000);
 });
