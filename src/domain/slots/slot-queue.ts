@@ -28,6 +28,9 @@ export const unsafeTestMode = (():
   return mode;
 })();
 
+/** Head reads tried (100, 200, 400, 800 ms apart) before the local waiters are failed. */
+const headReadAttempts = 5;
+
 /** The first `limit` contender keys of a slot by create revision (its head), keys only. */
 export function headOp(space: ContenderSpace, slot: string, limit: number): TxnOp {
   return {
@@ -212,6 +215,7 @@ export class SlotQueue {
   }
 
   private async loop(): Promise<void> {
+    let failures = 0;
     do {
       this.dirty = false;
       if (this.waiters.size === 0) {
@@ -239,14 +243,23 @@ export class SlotQueue {
           );
         }
       } catch (err) {
+        // One failed read is retried (with backoff) rather than failing every local waiter;
+        // waiters still end on their own deadline, and on a lasting outage through the
+        // waiting room's reconnect grace.
+        if (++failures < headReadAttempts) {
+          this.vacancy = vacancy;
+          this.dirty = true;
+          await new Promise(resolve => setTimeout(resolve, 100 * 2 ** (failures - 1)));
+          continue;
+        }
         this.failAll(
           asDomainError(err) ??
             new DomainError('internal', `reading the queue failed: ${String(err)}`),
         );
         return;
       }
+      failures = 0;
       // `dirty` is set by changed() while the read above was awaited.
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     } while (this.dirty);
   }
 
