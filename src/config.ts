@@ -52,7 +52,9 @@ export const configSchema = z
     CAPACITY_MAX: int(1, 100_000).default(1000),
     LOCK_DELAY_MAX_MS: int(0, 600_000).default(60_000),
     ELECTIONS_MAX: int(1, 10_000).default(100),
-    BUNDLE_SLOTS_MAX: int(1, 40).default(16),
+    // A release deletes 4 keys per slot and may read 2 heads per slot, all in one txn: 6n+1 ops stay
+    // within etcd's default --max-txn-ops (128) up to 20 slots.
+    BUNDLE_SLOTS_MAX: int(1, 20).default(16),
     RETRY_AFTER_S: int(1, 60).default(1),
     SHUTDOWN_GRACE_MS: int(0, 120_000).default(10_000),
     READINESS_TIMEOUT_MS: int(50, 30_000).default(1000),

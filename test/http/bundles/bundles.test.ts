@@ -214,6 +214,20 @@ describe('bundles over HTTP', () => {
     expect(performance.now() - started).toBeLessThan(20_000);
   }, 40_000);
 
+  it('grants and releases a bundle of the most slots allowed, with waiters on every slot (one txn each)', async () => {
+    const names = Array.from({ length: svc.config.BUNDLE_SLOTS_MAX }, (_, i) => `t10-${i}`);
+    const b = await bundle({ slots: slots(...names) });
+    expect(b.status).toBe(201);
+    const waiters = names.map(name => grant(name, { waitMs: 10_000 }));
+    for (const name of names) {
+      await expect
+        .poll(async () => (await contenders(svc, name)).length, { timeout: 5000 })
+        .toBe(2);
+    }
+    expect((await releaseBundle(b.body)).status).toBe(204);
+    for (const w of await Promise.all(waiters)) expect(w.status).toBe(201);
+  });
+
   it('a single-slot verb cannot renew or release one member of a bundle', async () => {
     const b = await bundle({ slots: slots('t5-a', 't5-b') });
     const one = await releaseGrant('t5-a', b.body);
