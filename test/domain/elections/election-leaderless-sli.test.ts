@@ -90,6 +90,42 @@ describe('election leaderless-time SLI', () => {
     await svc.services.elections.resign(name, b.token, b.secret);
   });
 
+  it('records the leaderless time on the replica that grants, whichever kept the old leader alive', async () => {
+    const name = 'crash-across-replicas';
+    const ttlS = 2;
+    const other = await startTestService({ ETCD_PREFIX: svc.config.ETCD_PREFIX });
+    try {
+      // a leads and keeps alive through this replica; b waits on the other one.
+      const a = await stand(name, 'a', ttlS);
+      const waiting = other.services.elections.campaign(name, {
+        candidate: 'b',
+        value: '',
+        ttlS: 30,
+        waitMs: 20_000,
+      });
+      await until(async () => (await contenders(name)) === 2);
+      const keepaliveSent = performance.now();
+      await svc.services.elections.keepAlive(name, a.token, a.secret);
+      const b = await waiting;
+      const upper = (performance.now() - keepaliveSent) / 1000;
+      const m = other.services.metrics.registry.getSingleMetric(
+        'slotlock_election_duration_seconds',
+      );
+      const values = ((await m?.get())?.values ?? []) as Sample[];
+      const sum = values.find(
+        v =>
+          v.metricName === 'slotlock_election_duration_seconds_sum' &&
+          v.labels.election === name &&
+          v.labels.reason === 'expired',
+      )?.value;
+      expect(sum).toBeGreaterThanOrEqual(ttlS);
+      expect(sum).toBeLessThanOrEqual(upper + 0.05);
+      await other.services.elections.resign(name, b.token, b.secret);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('records a resign handover in milliseconds, in buckets below 100 ms', async () => {
     const name = 'resign';
     const a = await stand(name, 'a', 30);
