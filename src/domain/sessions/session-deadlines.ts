@@ -21,7 +21,7 @@ export class SessionDeadlines {
 
   /** Records that etcd granted `ttlS` seconds to `leaseId` for a request sent at `sentAt`. */
   renewed(leaseId: string, ttlS: number, sentAt: number): void {
-    if (this.deadlines.size >= this.maxEntries) this.prune();
+    if (this.deadlines.size >= this.maxEntries && !this.deadlines.has(leaseId)) this.prune();
     const deadline = sentAt + ttlS * 1000;
     if (deadline > (this.deadlines.get(leaseId) ?? 0)) this.deadlines.set(leaseId, deadline);
     this.granted.set(leaseId, ttlS);
@@ -52,12 +52,27 @@ export class SessionDeadlines {
     return timeRemaining(ttl.ttlS, sentAt);
   }
 
+  /** Sessions remembered (never more than `maxEntries`). */
+  get size(): number {
+    return this.deadlines.size;
+  }
+
+  /**
+   * Drops expired deadlines and, if that is not enough, the oldest remembered ones down to 90 %
+   * of the bound (a forgotten session is asked of etcd again: slower, never wrong).
+   */
   private prune(): void {
     const now = performance.now();
-    for (const [id, deadline] of this.deadlines) {
-      if (deadline > now) continue;
-      this.deadlines.delete(id);
-      this.granted.delete(id);
+    for (const [id, deadline] of this.deadlines) if (deadline <= now) this.forget(id);
+    const target = Math.floor(this.maxEntries * 0.9);
+    for (const id of this.deadlines.keys()) {
+      if (this.deadlines.size <= target) break;
+      this.forget(id);
     }
+  }
+
+  private forget(id: string): void {
+    this.deadlines.delete(id);
+    this.granted.delete(id);
   }
 }

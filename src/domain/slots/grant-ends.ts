@@ -16,10 +16,29 @@ export class GrantEnds {
   constructor(
     private readonly space: ContenderSpace,
     private readonly metrics: Metrics,
+    /** Most grants remembered: a delete the watch never delivered must not leak its entry. */
+    private readonly maxEntries = 100_000,
   ) {}
 
-  /** Remembers that this replica granted `key` now. */
+  /** Grants remembered now (never more than `maxEntries`). */
+  get size(): number {
+    return this.granted.size;
+  }
+
+  /**
+   * Remembers that this replica granted `key` now. At the bound, the oldest grants are forgotten
+   * (their end is then not counted): a grant whose delete was missed (e.g. across a watch resync
+   * after compaction) would otherwise stay here for ever.
+   */
   remember(key: string): void {
+    this.granted.delete(key);
+    if (this.granted.size >= this.maxEntries) {
+      const target = Math.floor(this.maxEntries * 0.9);
+      for (const old of this.granted.keys()) {
+        if (this.granted.size <= target) break;
+        this.granted.delete(old);
+      }
+    }
     this.granted.set(key, performance.now());
     this.metrics.grantsHeld.set(this.granted.size);
   }
