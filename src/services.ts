@@ -7,6 +7,7 @@ import { Elections } from './domain/elections/elections.js';
 import { FencedStore } from './domain/fencing/fenced-store.js';
 import { FencedLedger } from './domain/fencing/fenced-ledger.js';
 import { MarkerLeases } from './domain/marker-leases.js';
+import { Quotas } from './http/limits/quotas.js';
 import { fencedLimitsOf } from './config-limits.js';
 import { Semaphore } from './domain/slots/semaphore.js';
 import { Bundles } from './domain/bundles/bundles.js';
@@ -47,6 +48,8 @@ export interface Services {
   elections: Elections;
   /** Fenced records in etcd, written only with a live, not-lower token. */
   fenced: FencedStore;
+  /** Per-principal quotas of grants, candidacies, sessions (in etcd) and waiters (per replica). */
+  quotas: Quotas;
   /** Stale-token reports from resources outside etcd. */
   staleReports: StaleReports;
   /** Starts the watches; resolves once they are anchored at a revision. */
@@ -142,6 +145,7 @@ export function createServices(
       log,
       ledger: new FencedLedger(keys.prefix, fencedLimitsOf(config)),
     }),
+    quotas: new Quotas(store, keys.prefix, config),
     staleReports: new StaleReports(store, metrics, log),
     start: async () => {
       await watch.start();

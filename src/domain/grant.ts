@@ -46,6 +46,8 @@ export interface HolderRecord {
   value?: string | undefined;
   /** Lock-delay of the slot in ms (0: none); all contenders of a slot agree on it. */
   lockDelayMs?: number | undefined;
+  /** A session grant's quota ledger key (deleted with the grant; a per-grant lease takes it). */
+  q?: string | undefined;
 }
 
 export function encodeHolder(record: HolderRecord): string {
@@ -66,6 +68,7 @@ export function decodeHolder(kv: KeyValue): HolderRecord | undefined {
       at: typeof parsed.at === 'number' ? parsed.at : 0,
       value: typeof parsed.value === 'string' ? parsed.value : undefined,
       lockDelayMs: typeof parsed.lockDelayMs === 'number' ? parsed.lockDelayMs : 0,
+      ...(typeof parsed.q === 'string' ? { q: parsed.q } : {}),
     };
   } catch {
     return undefined;

@@ -5,6 +5,7 @@ import type { EtcdStore } from '../../etcd/store.js';
 import { watchCounters, type Metrics } from '../../metrics.js';
 import type { Cleanup } from '../cleanup.js';
 import type { MarkerLeases } from '../marker-leases.js';
+import type { QuotaHook } from '../quota-hook.js';
 import { ElectionTracker, electionSemaphoreMetrics } from './election-metrics.js';
 import { observeLeader, type ObserveOptions } from './election-observer.js';
 import { LeaseTimeLeft } from '../lease-time-left.js';
@@ -44,6 +45,8 @@ export interface CampaignRequest {
   value: string;
   ttlS: number;
   waitMs: number;
+  /** The candidate's per-principal quota of candidacies. */
+  quota?: QuotaHook | undefined;
 }
 
 export interface ElectionsDeps {
@@ -137,6 +140,7 @@ export class Elections {
           ttlS: req.ttlS,
           waitMs: req.waitMs,
           value: req.value,
+          quota: req.quota,
         },
         opts,
       );

@@ -6,6 +6,7 @@ import { idOfSecret, newSecret } from '../secrets.js';
 import { timeRemaining } from '../grant.js';
 import type { SessionDeadlines } from './session-deadlines.js';
 import type { SessionRef } from '../slots/semaphore.js';
+import type { QuotaHook } from '../quota-hook.js';
 
 /** A client session as handed to its owner: the token is `<lease-hex>.<secret>`; keep it private. */
 export interface Session {
@@ -35,9 +36,25 @@ export class Sessions {
     private readonly deadlines: SessionDeadlines,
   ) {}
 
-  async create(ttlS: number, opts: { signal?: AbortSignal } = {}): Promise<Session> {
+  /** Creates a session; `quota` (the caller's quota of sessions) is checked before it is written. */
+  async create(
+    ttlS: number,
+    opts: { signal?: AbortSignal; quota?: QuotaHook | undefined } = {},
+  ): Promise<Session> {
     const sentAt = performance.now();
-    const leaseId = await this.store.leaseGrant(ttlS, opts);
+    const leaseP = this.store.leaseGrant(ttlS, opts);
+    let leaseId: string;
+    try {
+      [leaseId] = await Promise.all([leaseP, opts.quota?.admit(opts.signal)]);
+    } catch (err) {
+      leaseP
+        .then(
+          id => this.store.leaseRevoke(id),
+          () => undefined,
+        )
+        .catch(() => undefined);
+      throw err;
+    }
     const secret = newSecret();
     const leaseHex = BigInt(leaseId).toString(16);
     try {
@@ -52,6 +69,9 @@ export class Sessions {
                 lease: leaseId,
               },
             },
+            ...(opts.quota === undefined
+              ? []
+              : [{ put: { key: opts.quota.key, value: leaseHex, lease: leaseId } }]),
           ],
         },
         opts,

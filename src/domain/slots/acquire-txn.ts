@@ -10,6 +10,8 @@ export interface AcquireTxnInput {
   leaseId: string;
   capacity: number;
   session?: { markerKey: string } | undefined;
+  /** A per-principal quota ledger key, put on the same lease when the key is put. */
+  quotaKey?: string | undefined;
 }
 
 /**
@@ -49,6 +51,9 @@ export async function runAcquireTxn(
         { put: { key: a.key, value: a.value, lease: a.leaseId } },
         head,
         delayKeysOp(space, a.name),
+        ...(a.quotaKey === undefined
+          ? []
+          : [{ put: { key: a.quotaKey, value: a.key, lease: a.leaseId } }]),
       ],
       failure: [
         { range: { key: a.key } },

@@ -43,7 +43,22 @@ export async function acquireOnce(
           lockDelayMs: req.lockDelayMs ?? 0,
         });
   const leaseSentAt = performance.now();
-  const leaseId = req.session?.leaseId ?? (await store.leaseGrant(req.ttlS, { signal }));
+  // The quota check runs alongside the lease grant: no extra round trip for a per-grant lease.
+  const leaseP = req.session?.leaseId ?? store.leaseGrant(req.ttlS, { signal });
+  let leaseId: string;
+  try {
+    [leaseId] = await Promise.all([leaseP, req.quota?.admit(signal)]);
+  } catch (err) {
+    if (typeof leaseP !== 'string') {
+      leaseP.then(
+        id => {
+          c.withdraw.lease(id);
+        },
+        () => undefined,
+      );
+    }
+    throw err;
+  }
   const perGrantLease = req.session === undefined;
   const ownLease = perGrantLease ? leaseId : undefined;
   const value = encodeHolder({
@@ -55,6 +70,8 @@ export async function acquireOnce(
     at: Date.now(),
     value: req.value,
     lockDelayMs: req.lockDelayMs ?? 0,
+    // Under a session the ledger key outlives a release: the release deletes it by this name.
+    ...(perGrantLease || req.quota === undefined ? {} : { q: req.quota.key }),
   });
   const txnInput = {
     name: req.slot,
@@ -63,6 +80,7 @@ export async function acquireOnce(
     leaseId,
     capacity: req.capacity,
     session: req.session,
+    quotaKey: req.quota?.key,
   };
   let res;
   for (let attempt = 1; ; attempt++) {

@@ -59,9 +59,12 @@ export async function releaseGrant(
   if (!res.succeeded)
     throw grantGoneOrNotHolder(space.noun, slot, token, rangeAt(res.results, 0).count);
   const kv = rangeAt(res.results, 0).kvs[0];
-  if (kv !== undefined && decodeHolder(kv)?.session !== true && kv.lease !== '0') {
+  const record = kv === undefined ? undefined : decodeHolder(kv);
+  if (kv !== undefined && record?.session !== true && kv.lease !== '0') {
     c.withdraw.lease(kv.lease);
   }
+  // A session grant's quota ledger key lives on the session's lease: delete it now.
+  if (record?.q !== undefined) c.withdraw.ledgerKey(record.q, key);
   const delay = rangeAt(res.results, 3).kvs[0];
   if (delay !== undefined && delay.lease !== '0') c.withdraw.lease(delay.lease);
 }

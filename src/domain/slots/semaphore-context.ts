@@ -5,6 +5,7 @@ import type { EtcdStore } from '../../etcd/store.js';
 import type { Metrics } from '../../metrics.js';
 import type { Cleanup } from '../cleanup.js';
 import type { MarkerLeases } from '../marker-leases.js';
+import type { QuotaHook } from '../quota-hook.js';
 import { timeRemaining, type Handover } from '../grant.js';
 import { DomainError } from '../errors.js';
 import type { SessionDeadlines } from '../sessions/session-deadlines.js';
@@ -32,6 +33,8 @@ export interface AcquireRequest {
   value?: string | undefined;
   /** Per-slot lock-delay in ms after an unclean expiry (0 or absent: none); per-grant leases only. */
   lockDelayMs?: number | undefined;
+  /** The caller's per-principal quota: admitted before the lease, its ledger key put with the key. */
+  quota?: QuotaHook | undefined;
 }
 
 export interface SemaphoreDeps {

@@ -29,6 +29,19 @@ export class Withdrawals {
     );
   }
 
+  /** Deletes a quota ledger key that still names contender `contender` (a session grant's). */
+  ledgerKey(ledgerKey: string, contender: string): void {
+    this.cleanup.schedule(`delete ${ledgerKey}`, signal =>
+      this.store.txn(
+        {
+          compare: [{ key: ledgerKey, target: 'value', op: '==', value: contender }],
+          success: [{ delete: { key: ledgerKey } }],
+        },
+        { signal },
+      ),
+    );
+  }
+
   /**
    * Revokes a lease (and so every key on it). A per-grant lease is the incarnation of one acquire:
    * a replay moves the key to the retry's own lease first, so a late revoke removes nothing else.

@@ -18,6 +18,7 @@ import { campaignBody, proclaimBody } from './schemas.js';
 import { electionName, fencingToken, idempotencyKey } from '../schemas.js';
 import { boundIdempotencyKey } from '../../auth/idempotency-scope.js';
 import { parseInput } from '../validate.js';
+import { principalId } from '../principal.js';
 import { requestLogger } from '../request-log.js';
 
 const electionParams = z.strictObject({ name: electionName });
@@ -38,16 +39,21 @@ export function electionsRouter(s: Services): Router {
     authorize(res, 'elect', { election: name });
     const input = parseInput(body, req.body ?? {}, '/body');
     const preferred = preferredWait(req, s.limits.waitMaxMs);
-    const leadership = await s.elections.campaign(
-      name,
-      {
-        candidate: input.candidate,
-        value: input.value,
-        ttlS: input.ttlSeconds,
-        waitMs: input.waitMs ?? preferred ?? 0,
-        idempotencyKey: campaignKey(req, res),
-      },
-      { signal: requestSignal(res, s.lifecycle) },
+    const principal = principalId(res);
+    const waitMs = input.waitMs ?? preferred ?? 0;
+    const leadership = await s.quotas.waiting(principal, waitMs > 0, () =>
+      s.elections.campaign(
+        name,
+        {
+          candidate: input.candidate,
+          value: input.value,
+          ttlS: input.ttlSeconds,
+          waitMs,
+          idempotencyKey: campaignKey(req, res),
+          quota: s.quotas.hook('elections', principal),
+        },
+        { signal: requestSignal(res, s.lifecycle) },
+      ),
     );
     if (input.waitMs === undefined && preferred !== undefined) {
       res.setHeader('Preference-Applied', `wait=${preferred / 1000}`);

@@ -54,7 +54,10 @@ export function rateLimits(c: Config): RequestHandler {
     c.RATE_LIMIT_PRINCIPAL > 0 ? limited('principal', c) : undefined,
     c.RATE_LIMIT_REPLICA > 0 ? limited('replica', c) : undefined,
   ].filter(h => h !== undefined);
-  if (first === undefined) return (_req, _res, next) => { next(); };
+  if (first === undefined)
+    return (_req, _res, next) => {
+      next();
+    };
   if (second === undefined) return first;
   // The principal's limit first: a request it refuses does not use up the replica's budget.
   return (req, res, next) => {

@@ -7,6 +7,7 @@ import { holderSecret, requestSignal, requireJson } from '../request.js';
 import { jsonRequestBody } from '../json-body.js';
 import { sessionBody } from './schemas.js';
 import { parseInput } from '../validate.js';
+import { principalId } from '../principal.js';
 
 const sessionParams = z.strictObject({
   id: z.string().regex(/^[0-9a-f]{1,16}$/, 'must be a session id'),
@@ -23,6 +24,7 @@ export function sessionsRouter(s: Services): Router {
     authorize(res, 'acquire', { anySlot: true });
     const created = await s.sessions.create(input.ttlSeconds, {
       signal: requestSignal(res, s.lifecycle),
+      quota: s.quotas.hook('sessions', principalId(res)),
     });
     const id = created.session.split('.')[0] ?? '';
     res.status(201).location(`/v1/sessions/${id}`).json({

@@ -16,6 +16,7 @@ import { jsonRequestBody } from '../json-body.js';
 import { fencingToken, idempotencyKey, slotName } from '../schemas.js';
 import { acquireBody, listQuery } from './schemas.js';
 import { parseInput } from '../validate.js';
+import { principalId } from '../principal.js';
 
 const slotParams = z.strictObject({ slot: slotName });
 const grantParams = z.strictObject({ slot: slotName, token: fencingToken });
@@ -55,18 +56,22 @@ export function slotsRouter(s: Services): Router {
     }
     const session = input.session === undefined ? undefined : s.sessions.resolve(input.session);
     const waitMs = input.waitMs ?? preferred ?? 0;
-    const grant = await s.semaphore.acquire(
-      {
-        slot,
-        holder: input.holder,
-        capacity: input.capacity,
-        ttlS: input.ttlSeconds,
-        waitMs,
-        idempotencyKey: key === undefined ? undefined : boundIdempotencyKey(res, key),
-        session,
-        lockDelayMs: input.lockDelayMs,
-      },
-      { signal: requestSignal(res, s.lifecycle) },
+    const principal = principalId(res);
+    const grant = await s.quotas.waiting(principal, waitMs > 0, () =>
+      s.semaphore.acquire(
+        {
+          slot,
+          holder: input.holder,
+          capacity: input.capacity,
+          ttlS: input.ttlSeconds,
+          waitMs,
+          idempotencyKey: key === undefined ? undefined : boundIdempotencyKey(res, key),
+          session,
+          lockDelayMs: input.lockDelayMs,
+          quota: s.quotas.hook('grants', principal),
+        },
+        { signal: requestSignal(res, s.lifecycle) },
+      ),
     );
     if (input.waitMs === undefined && preferred !== undefined) {
       res.setHeader('Preference-Applied', `wait=${preferred / 1000}`);

@@ -53,7 +53,10 @@ describe('slot watch resync after compaction', () => {
       'the waiter queued',
       async () => {
         const res = await direct.getAll().prefix(prefix).exec();
-        const contenders = res.kvs.filter(kv => kv.lease !== '0');
+        // Contender keys only (quota ledger keys are on the same leases, under <prefix>q/).
+        const contenders = res.kvs.filter(
+          kv => kv.lease !== '0' && kv.key.toString().includes('#h/'),
+        );
         return contenders.length >= 2 ? contenders : undefined;
       },
       5000,

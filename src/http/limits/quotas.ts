@@ -1,0 +1,93 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Config } from '../../config.js';
+import { DomainError } from '../../domain/errors.js';
+import type { QuotaHook } from '../../domain/quota-hook.js';
+import type { EtcdStore } from '../../etcd/store.js';
+
+/** What a principal's quotas count: in etcd (grants, elections, sessions) or on this replica. */
+export type QuotaKind = 'grants' | 'elections' | 'sessions';
+
+const ledgerOf: Record<QuotaKind, string> = { grants: 'g', elections: 'e', sessions: 'x' };
+
+/**
+ * Per-principal quotas. Grants (held or queued), election candidacies and sessions are counted in
+ * etcd, so they hold across replicas: each one puts a ledger key `<p>q/<g|e|x>/<principal-hash>/
+ * <uuid>` on its own lease in the transaction that creates it (a session grant's key is deleted by
+ * its release), and a new one first counts the principal's ledger keys (one count-only range, run
+ * alongside the lease grant). Concurrent requests of one principal on several replicas may pass
+ * the count together, so a quota can be exceeded by at most the requests in flight at that moment.
+ * Waiters (long-polls parked on this replica) are counted in memory, per replica.
+ * Over a quota: 429 `quota_exceeded`, before anything is written. A quota of 0 is off.
+ */
+export class Quotas {
+  private readonly root: string;
+  private readonly limits: Record<QuotaKind, number>;
+  private readonly waiters = new Map<string, number>();
+
+  constructor(
+    private readonly store: EtcdStore,
+    prefix: string,
+    private readonly config: Config,
+  ) {
+    this.root = `${prefix}q/`;
+    this.limits = {
+      grants: config.QUOTA_GRANTS,
+      elections: config.QUOTA_ELECTIONS,
+      sessions: config.QUOTA_SESSIONS,
+    };
+  }
+
+  /** The prefix of a principal's ledger keys of one kind. */
+  ledgerPrefix(kind: QuotaKind, principal: string): string {
+    const h = createHash('sha256').update(principal).digest('hex').slice(0, 32);
+    return `${this.root}${ledgerOf[kind]}/${h}/`;
+  }
+
+  /** The quota hook of one new grant, candidacy or session; undefined when that quota is off. */
+  hook(kind: QuotaKind, principal: string): QuotaHook | undefined {
+    const limit = this.limits[kind];
+    if (limit <= 0) return undefined;
+    const prefix = this.ledgerPrefix(kind, principal);
+    return {
+      key: `${prefix}${randomUUID()}`,
+      admit: async signal => {
+        const { count } = await this.store.range({ prefix, countOnly: true }, { signal });
+        if (count >= limit) throw exceeded(kind, limit, count);
+      },
+    };
+  }
+
+  /**
+   * Runs a waiting acquire or campaign of `principal` while counting it as one of its waiters on
+   * this replica (`QUOTA_WAITERS`); a request that does not wait is not counted.
+   */
+  async waiting<T>(principal: string, waits: boolean, run: () => Promise<T>): Promise<T> {
+    const limit = this.config.QUOTA_WAITERS;
+    if (!waits || limit <= 0) return run();
+    const now = this.waiters.get(principal) ?? 0;
+    if (now >= limit) throw exceeded('waiters', limit, now);
+    this.waiters.set(principal, now + 1);
+    try {
+      return await run();
+    } finally {
+      const left = (this.waiters.get(principal) ?? 1) - 1;
+      if (left <= 0) this.waiters.delete(principal);
+      else this.waiters.set(principal, left);
+    }
+  }
+}
+
+function exceeded(kind: QuotaKind | 'waiters', limit: number, current: number): DomainError {
+  const what = {
+    grants: 'grants (held or queued)',
+    elections: 'election candidacies',
+    sessions: 'sessions',
+    waiters: 'waiting requests on this replica',
+  }[kind];
+  return new DomainError(
+    'quota_exceeded',
+    `this principal already has ${current} ${what}, its quota is ${limit}; nothing was written ` +
+      '(release or end some first)',
+    { extensions: { quota: kind, limit } },
+  );
+}
