@@ -4,6 +4,7 @@ import { writeDelayKey } from '../slots/lock-delay.js';
 import { expiresIn, sessionTtl } from '../slots/semaphore-context.js';
 import {
   bundleKeys,
+  bundleSecretPrefix,
   encodeMember,
   type BundleGrant,
   type BundleIndex,
@@ -32,9 +33,10 @@ export async function acquireBundle(
   signal: AbortSignal | undefined,
 ): Promise<BundleGrant> {
   const secret =
-    req.idempotencyKey === undefined
+    bundleSecretPrefix +
+    (req.idempotencyKey === undefined
       ? newSecret()
-      : secretFromIdempotencyKey(req.idempotencyKey, bundleScope);
+      : secretFromIdempotencyKey(req.idempotencyKey, bundleScope));
   const id = idOfSecret(secret);
   const keys = bundleKeys(c.keys, c.space, id, req.slots);
   const fp =

@@ -1,6 +1,7 @@
 import type { ContenderSpace, KeyLayout } from '../../etcd/keys.js';
 import type { KeyValue } from '../../etcd/store.js';
 import { decodeHolder, encodeHolder, type FencingToken, type HolderRecord } from '../grant.js';
+import { idOfSecret } from '../secrets.js';
 import type { SessionRef } from '../slots/semaphore-context.js';
 
 /** One slot of a bundle, with the capacity and lock-delay the slot must agree on. */
@@ -62,6 +63,20 @@ export interface BundleIndex {
  */
 export function memberId(bundleId: string): string {
   return `b.${bundleId}`;
+}
+
+/**
+ * Bundle secrets start with "b." (a base64url grant secret never contains "."), so the verbs that
+ * take any holder's secret for one slot (the fenced store) can tell which key it names.
+ */
+export const bundleSecretPrefix = 'b.';
+
+/** The contender key in `slot` that `secret` proves: a grant's own key, or a bundle's member. */
+export function holderKey(space: ContenderSpace, slot: string, secret: string): string {
+  const id = idOfSecret(secret);
+  return secret.startsWith(bundleSecretPrefix)
+    ? memberKey(space, slot, id)
+    : space.contender(slot, id);
 }
 
 /** The contender key of bundle `bundleId` in `slot`. */

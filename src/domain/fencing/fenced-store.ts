@@ -12,7 +12,7 @@ import {
   type WriteView,
 } from './fencing.js';
 import { decodeHolder, type FencingToken } from '../grant.js';
-import { idOfSecret } from '../secrets.js';
+import { holderKey } from '../bundles/bundle.js';
 import { ownerProbe } from '../ownership.js';
 import type { FencedLedger } from './fenced-ledger.js';
 import { fencedRejection, markerToken } from './fenced-rejection.js';
@@ -89,7 +89,7 @@ export class FencedStore {
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ revision: string }> {
     const key = this.d.keys.fencedRecord(d.slot, d.record);
-    const own = this.d.space.contender(d.slot, idOfSecret(d.secret));
+    const own = holderKey(this.d.space, d.slot, d.secret);
     for (let attempt = 1; ; attempt++) {
       const { view, oldest, releasedToken } = await this.readForWrite(
         d,
@@ -157,7 +157,7 @@ export class FencedStore {
     signal: AbortSignal | undefined,
   ) {
     const key = this.d.keys.fencedRecord(w.slot, w.record);
-    const own = this.d.space.contender(w.slot, idOfSecret(w.secret));
+    const own = holderKey(this.d.space, w.slot, w.secret);
     const bytes = Buffer.byteLength(w.value);
     for (let attempt = 1; ; attempt++) {
       const { view, oldest, releasedToken, ledger } = await this.readForWrite(

@@ -228,6 +228,25 @@ describe('bundles over HTTP', () => {
     for (const w of await Promise.all(waiters)) expect(w.status).toBe(201);
   });
 
+  it('gives a normal fencing token in each slot: the token check and the fenced store accept it', async () => {
+    const b = await bundle({ slots: slots('t11-driver', 't11-vehicle') });
+    for (const slot of ['t11-driver', 't11-vehicle']) {
+      const check = await call(svc.url, 'GET', `/v1/slots/${slot}/tokens/${b.body.token}`);
+      expect(check.body.current).toBe(true);
+      const write = await call(svc.url, 'PUT', `/v1/slots/${slot}/fenced/order`, {
+        body: { token: b.body.token, value: 'order-7' },
+        headers: { 'slotlock-secret': b.body.secret },
+      });
+      expect(write.status, JSON.stringify(write.body)).toBe(200);
+    }
+    const stranger = await call(svc.url, 'PUT', '/v1/slots/t11-driver/fenced/order', {
+      body: { token: b.body.token, value: 'forged' },
+      headers: { 'slotlock-secret': `b.${'x'.repeat(43)}` },
+    });
+    expect(stranger.status).toBe(403);
+    expect((await releaseBundle(b.body)).status).toBe(204);
+  });
+
   it('a single-slot verb cannot renew or release one member of a bundle', async () => {
     const b = await bundle({ slots: slots('t5-a', 't5-b') });
     const one = await releaseGrant('t5-a', b.body);
