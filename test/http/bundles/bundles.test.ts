@@ -191,14 +191,16 @@ describe('bundles over HTTP', () => {
     expect(members.filter(k => !firstHeldAt.has(k))).toEqual([]);
   }, 40_000);
 
-  it('two dispatchers locking {A, B} and {B, A} concurrently never deadlock', async () => {
+  it('dispatchers locking {A, B} and {B, A} (or a cycle of three) concurrently never deadlock', async () => {
     const rounds = 25;
+    let waited = 0;
     const worker = async (order: string[], label: string) => {
       const tokens: string[] = [];
       for (let i = 0; i < rounds; i++) {
         const b = await bundle({ holder: label, slots: slots(...order), waitMs: 5000 });
         expect(b.status, JSON.stringify(b.body)).toBe(201);
         tokens.push(b.body.token);
+        if (b.body.waited === true) waited++;
         expect((await releaseBundle(b.body)).status).toBe(204);
       }
       return tokens;
@@ -212,7 +214,17 @@ describe('bundles over HTTP', () => {
     expect(y).toHaveLength(rounds);
     // No round waited for a wait timeout: far below one 5 s timeout per round.
     expect(performance.now() - started).toBeLessThan(20_000);
-  }, 40_000);
+    // Three dispatchers in a cycle ({A, B}, {B, C}, {C, A}: the dining philosophers) neither.
+    const [p, q, r] = await Promise.all([
+      worker(['t4-A', 't4-B'], 'p'),
+      worker(['t4-B', 't4-C'], 'q'),
+      worker(['t4-C', 't4-A'], 'r'),
+    ]);
+    expect([p.length, q.length, r.length]).toEqual([rounds, rounds, rounds]);
+    expect(performance.now() - started).toBeLessThan(35_000);
+    // They did contend: some bundles waited for another's release.
+    expect(waited).toBeGreaterThan(0);
+  }, 60_000);
 
   it('grants and releases a bundle of the most slots allowed, with waiters on every slot (one txn each)', async () => {
     const names = Array.from({ length: svc.config.BUNDLE_SLOTS_MAX }, (_, i) => `t10-${i}`);
