@@ -162,6 +162,61 @@ describe('recording rules in a real Prometheus', () => {
     );
   }, 60_000);
 
+  it('counts a crashed leader whose TTL exceeds 5 s as a slow election (leaderless time)', async () => {
+    expect(prom).toBeDefined();
+    const crash = 'e2e-crash';
+    const ttlSeconds = 6;
+    const series = `{election="${crash}",reason="expired"}`;
+    svc.services.metrics.electionDuration.zero({ election: crash, reason: 'expired' });
+    await until('the crash election series in a scrape', async () => {
+      const [c] = await prom!.query(`slotlock_election_duration_seconds_count${series}`);
+      return c?.value === 0;
+    });
+    const path = `/v1/elections/${crash}`;
+    const grantedAt = performance.now();
+    const first = await call(svc.url, 'POST', `${path}/campaign`, {
+      body: { candidate: 'worker-a', ttlSeconds },
+    });
+    expect(first.status).toBe(201);
+    // worker-a "crashes": it never keeps alive, so its grant is its last proof of leadership.
+    const next = await call(svc.url, 'POST', `${path}/campaign`, {
+      body: { candidate: 'worker-b', ttlSeconds: 30, waitMs: 20_000 },
+      timeoutMs: 30_000,
+    });
+    expect(next.status).toBe(201);
+    const leaderlessS = (performance.now() - grantedAt) / 1000;
+
+    let scrapedAt = 0;
+    await until('a scrape with the crash observed', async () => {
+      const [c] = await prom!.query(`slotlock_election_duration_seconds_count${series}`);
+      if (c?.value !== 1) return false;
+      const [at] = await prom!.query(
+        `timestamp(slotlock_election_duration_seconds_count${series})`,
+      );
+      scrapedAt = at?.value ?? 0;
+      return true;
+    });
+    await until('the election SLO rule evaluated after that scrape', async () => {
+      const [at] = await prom!.query('timestamp(slotlock:election_slow:ratio_rate5m)');
+      return (at?.value ?? 0) >= scrapedAt + 2;
+    });
+    const [sum] = await prom!.query(`slotlock_election_duration_seconds_sum${series}`);
+    const [slow] = await prom!.query('slotlock:election_slow:ratio_rate5m');
+    console.log(
+      `crash failover, TTL ${ttlSeconds} s: leaderless ${sum?.value.toFixed(3)} s in Prometheus ` +
+        `(client saw at most ${leaderlessS.toFixed(3)} s); election slow ratio ${slow?.value}`,
+    );
+    // Recorded as the gap the workers saw, not the ms from the key's delete to the grant...
+    expect(sum?.value).toBeGreaterThanOrEqual(ttlSeconds);
+    expect(sum?.value).toBeLessThanOrEqual(leaderlessS + 0.05);
+    // ... so it counts against the 5 s election SLO (the resign handovers above did not).
+    expect(slow?.value).toBeGreaterThan(0);
+    const done = await call(svc.url, 'DELETE', `${path}/leaders/${next.body.token}`, {
+      headers: { 'slotlock-secret': next.body.secret },
+    });
+    expect(done.status).toBe(204);
+  }, 60_000);
+
   async function timed(mode: Acquire['mode'], slot: string, holder: string, waitMs = 0) {
     const started = performance.now();
     const r = await call(svc.url, 'POST', `/v1/slots/${encodeURIComponent(slot)}/grants`, {
