@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../support/app.js';
 import { repoRoot } from '../support/packages.js';
@@ -37,8 +37,13 @@ describe('the @slotlock/client tarball, installed into another project', () => {
     const { stdout: tree } = await exec('npm', ['ls', '--all', '--parseable'], {
       cwd: consumer.dir,
     });
-    // The project root and the client: nothing else was installed.
-    expect(tree.trim().split('\n')).toHaveLength(2);
+    // The project root, the client and the CLI: nothing else was installed.
+    expect(
+      tree
+        .trim()
+        .split('\n')
+        .map(l => relative(consumer.dir, l)),
+    ).toEqual(['', 'node_modules/@slotlock/cli', 'node_modules/@slotlock/client']);
   });
 
   it('works from a plain .mjs script with import and a .cjs script with require', async () => {
@@ -146,4 +151,18 @@ export async function demo(signal: AbortSignal): Promise<string> {
       expect(errors[0]).toMatch(/^wrong\.mts\(2,14\): error TS2322/);
     },
   );
+
+  it('installs the slotlock bin from the CLI tarball, with the client as its only dependency', async () => {
+    const bin = join(consumer.dir, 'node_modules/.bin/slotlock');
+    const inspect = await exec(bin, ['inspect', 'tb/cli', '--json'], {
+      env: { ...process.env, SLOTLOCK_URL: svc.url },
+    });
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ slot: 'tb/cli', holders: [], waiting: 0 });
+    // etcd3 is an optional peer dependency: verify says how to get it.
+    const verify = await exec(bin, ['verify', '--etcd', 'http://127.0.0.1:9']).catch(
+      (err: unknown) => err as { code: number; stderr: string },
+    );
+    expect(verify).toMatchObject({ code: 1 });
+    expect(verify.stderr).toMatch(/the etcd3 package, which is not installed: npm install etcd3/);
+  });
 });
