@@ -8,6 +8,7 @@ import { report } from './output.js';
 import { exitCodes } from './exit-codes.js';
 import { elect, electUsage } from './commands/elect.js';
 import { lock, lockUsage } from './commands/lock.js';
+import { bundle, bundleUsage } from './commands/bundle.js';
 import {
   check,
   checkUsage,
@@ -26,6 +27,11 @@ type Command = (argv: readonly string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; usage: string; summary: string }> = {
   lock: { run: lock, usage: lockUsage, summary: 'run a command while holding a slot' },
+  bundle: {
+    run: bundle,
+    usage: bundleUsage,
+    summary: 'run a command while holding several slots (all or none)',
+  },
   elect: {
     run: elect,
     usage: electUsage,
