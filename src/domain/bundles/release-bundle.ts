@@ -20,6 +20,8 @@ export async function releaseBundle(
   const { store, space } = c;
   const found = await findBundle(c, b, opts.signal);
   opts.allow?.(found.index.slots.map(s => s.slot));
+  // Markers go on the replica's expiring marker lease, as for a single grant (release.ts).
+  const markerLease = await c.markerLeases?.current({ signal: opts.signal });
   const { token } = b;
   const slots = found.index.slots;
   const queues = slots.map(s => c.room.queueIfAny(s.slot));
@@ -34,6 +36,7 @@ export async function releaseBundle(
         put: {
           key: space.releaseMarker(s.slot),
           value: JSON.stringify({ token, at: Date.now() }),
+          ...(markerLease === undefined ? {} : { lease: markerLease }),
         },
       },
       { range: { key: space.delay(s.slot, token) } },
