@@ -77,6 +77,7 @@ describe('a watch through a member cut off from the quorum', () => {
       abort.abort();
     }, 20_000);
     const seen: string[] = [];
+    const restarts: string[] = [];
     let saw!: () => void;
     const sawFirst = new Promise<void>(resolve => {
       saw = resolve;
@@ -84,6 +85,9 @@ describe('a watch through a member cut off from the quorum', () => {
     const watch = (async () => {
       for await (const item of watchPrefix(watching, prefix, from.toString(), {
         signal: abort.signal,
+        onRestart: (reason, err) => {
+          restarts.push(`${reason}: ${err.message}`);
+        },
       })) {
         if (item.type !== 'events') continue;
         seen.push(...item.events.map(e => e.key.slice(prefix.length)));
@@ -102,6 +106,7 @@ describe('a watch through a member cut off from the quorum', () => {
       // Bounded here, not by the abort: etcd3's old watcher could not even be cancelled.
       await Promise.race([watch, new Promise(resolve => setTimeout(resolve, 15_000))]);
       expect(seen).toEqual(['before', 'during-1', 'during-2']);
+      expect(restarts.some(r => r.startsWith('no_leader'))).toBe(true);
       // Detection takes a few election timeouts (etcd cancels after 3 without a leader).
       expect(performance.now() - started).toBeLessThan(15_000);
     } finally {

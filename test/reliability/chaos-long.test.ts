@@ -64,7 +64,7 @@ describe.runIf(process.env.CHAOS_LONG === '1')('chaos long tier', () => {
     const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
     const text =
       `Last long-tier run: ${when} UTC, ${Math.round(suite.durationMs / 60_000)} min, member isolation by ` +
-      `${suite.isolation === 'nft' ? 'nft rules in a private network namespace' : 'SIGSTOP (no netns)'}, ` +
+      `${suite.isolation === 'nft' ? 'nft rules in a private network namespace' : 'peer proxies (no netns)'}, ` +
       `load average ${load.toFixed(1)} at start on 2 cores.\n\n${main}\n\nNegative controls (each must find anomalies):\n\n${negative}`;
     console.log(text);
     await writeResultsSection(docs, text);

@@ -5,10 +5,7 @@ import {
   type ScenarioReport,
   type SuiteReport,
 } from '../support/chaos/run-suite.js';
-import { netnsUsable } from '../support/chaos/netns.js';
 import { faultLabel, tier1 } from '../support/chaos/scenarios.js';
-
-const nftIsolation = process.env.CHAOS_NETNS !== '0' && (await netnsUsable());
 
 /** How many fault records a scenario of `fault` writes. */
 function faultRecords(fault: string): number {
@@ -102,15 +99,10 @@ describe('chaos tier 1: the service stays safe under faults', () => {
     expect(s1Watch(r, 'resyncs_total', 'watch="elections"')).toBeGreaterThanOrEqual(1);
   });
 
-  // Only a member cut off by nft loses its leader; a SIGSTOPped one just stalls the watch.
-  it.runIf(nftIsolation)(
-    "watched-isolate: etcd cancels s1's watches (no leader) and they move",
-    () => {
-      const r = report('watched-isolate');
-      expect(suite?.isolation).toBe('nft');
-      expect(s1Watch(r, 'restarts_total', 'reason="no_leader"')).toBeGreaterThanOrEqual(1);
-    },
-  );
+  it("watched-isolate: etcd cancels s1's watches (no leader) and they move", () => {
+    const r = report('watched-isolate');
+    expect(s1Watch(r, 'restarts_total', 'reason="no_leader"')).toBeGreaterThanOrEqual(1);
+  });
 
   it('replica-kill: clients fail over to the surviving replica', () => {
     const r = report('replica-kill');

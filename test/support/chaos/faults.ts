@@ -12,6 +12,7 @@ import { appendJsonLine, nowMs, type FaultRecord, type OpRecord } from './record
 import type { ReplicaClient } from './replica-client.js';
 import type { ScenarioSpec } from './scenarios.js';
 import type { TcpProxy } from '../tcp-proxy.js';
+import type { PeerPartition } from '../peer-partition.js';
 import { compactions, dropWatchStreams, isolateWatchedMember } from './watch-faults.js';
 
 /** A workload client process as the fault driver sees it. */
@@ -48,6 +49,8 @@ export interface FaultContext {
   slotPrefix(name: string): string;
   /** Replica s1's connections to each member go through these (see watch-faults.ts). */
   s1Proxies: TcpProxy[];
+  /** Peer proxies that isolate a member when the run has no namespace (else nft does). */
+  partition: PeerPartition | undefined;
   /** Keeps the scenario's history so far for the checkers, then compacts etcd up to now. */
   compact(): Promise<string>;
 }
@@ -144,16 +147,18 @@ async function isolateMember(ctx: FaultContext): Promise<FaultRecord> {
   const others = ctx.cluster.members.filter(m => m !== member).map(m => portOf(m.peerUrl));
   const start = nowMs();
   if (ctx.netns) await isolate(index, portOf(member.peerUrl), others);
+  else if (ctx.partition !== undefined) ctx.partition.isolate(member.name);
   else await member.pause();
   try {
     await sleep(ctx.spec.faultMs);
   } finally {
     if (ctx.netns) await heal();
+    else if (ctx.partition !== undefined) ctx.partition.heal();
     else member.resume();
   }
   const end = nowMs();
   await clusterHealthy(ctx.cluster);
-  const how = ctx.netns ? 'nft peer isolation' : 'SIGSTOP (no netns)';
+  const how = isolationLabel(ctx);
   return {
     name: 'isolate-member',
     target: `${ctx.spec.target ?? 'leader'} ${member.name}`,
@@ -161,6 +166,12 @@ async function isolateMember(ctx: FaultContext): Promise<FaultRecord> {
     end,
     detail: how,
   };
+}
+
+/** How a member is isolated in this run. */
+export function isolationLabel(ctx: FaultContext): string {
+  if (ctx.netns) return 'nft peer isolation';
+  return ctx.partition === undefined ? 'SIGSTOP (no netns)' : 'peer proxies cut its connections';
 }
 
 async function killReplica(ctx: FaultContext): Promise<FaultRecord> {

@@ -2,7 +2,8 @@
  * Network isolation for chaos runs. When `ip netns`, `nft` and `setpriv` work (as root), a run gets
  * its own network namespace (its own loopback: no port clash with anything on the machine), every
  * etcd member runs under its own uid, and nft rules keyed on that uid cut one member off from its
- * peers in both directions. Otherwise isolation falls back to SIGSTOP of the member.
+ * peers in both directions. Otherwise members reach each other through peer proxies that cut one
+ * off (test/support/peer-partition.ts).
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';

@@ -33,7 +33,7 @@ export interface ScenarioReport {
 }
 
 export interface SuiteReport {
-  isolation: 'nft' | 'sigstop';
+  isolation: 'nft' | 'peer-proxy';
   runDir: string;
   scenarios: ScenarioReport[];
   durationMs: number;
@@ -76,7 +76,7 @@ export async function runChaosSuite(opts: SuiteOptions): Promise<SuiteReport> {
     const scenarios = opts.scenarios.map(s => load(runDir, s));
     if ((opts.keepOnAnomaly ?? true) && scenarios.some(r => anomalies(r.results) > 0)) keep = true;
     return {
-      isolation: netns ? 'nft' : 'sigstop',
+      isolation: netns ? 'nft' : 'peer-proxy',
       runDir,
       scenarios,
       durationMs: performance.now() - started,

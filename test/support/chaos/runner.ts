@@ -18,6 +18,7 @@ import {
 import { electionSpace, KeyLayout, slotSpace } from '../../../src/etcd/keys.js';
 import { readHistory } from '../history.js';
 import { TcpProxy } from '../tcp-proxy.js';
+import { PeerPartition } from '../peer-partition.js';
 import type { WatchEvent } from '../../../src/etcd/watch.js';
 import { clusterHealthy, injectFault, type FaultContext, type GrantEvent } from './faults.js';
 import { writeEtcdWrapper } from './netns.js';
@@ -39,7 +40,7 @@ export interface ScenarioMeta {
   id: string;
   layout: RunLayout;
   fencedStore: boolean;
-  isolation: 'nft' | 'sigstop';
+  isolation: 'nft' | 'peer-proxy';
   unsafeMode: string | null;
   workloadStart: number;
   workloadEnd: number;
@@ -58,6 +59,8 @@ interface Suite {
   fencedStore: boolean;
   /** s1 reaches each member through one of these (watch faults drop or refuse its connections). */
   s1Proxies: TcpProxy[];
+  /** Without a namespace, members reach each other through these proxies (isolation faults). */
+  partition: PeerPartition | undefined;
 }
 
 const log = (msg: string): void => {
@@ -79,6 +82,7 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
   let etcd: Etcd3 | undefined;
   const replicas: Replica[] = [];
   const s1Proxies: TcpProxy[] = [];
+  const partition = spec.netns ? undefined : new PeerPartition();
   try {
     cluster = await startEtcdCluster({
       size: 3,
@@ -86,7 +90,9 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
       heartbeatMs: spec.heartbeatMs,
       electionMs: spec.electionMs,
       readyTimeoutMs: 60_000,
+      advertisePeerUrl: partition?.hook,
     });
+    await partition?.learnIds(cluster.members);
     log(`etcd cluster up: ${cluster.endpoints.join(' ')}`);
     registerMembers(spec.runDir, cluster);
     etcd = connectEtcd({ endpoints: cluster.endpoints, callTimeoutMs: 5000, retryAfterS: 1 });
@@ -117,11 +123,13 @@ export async function runSuite(spec: SuiteSpec): Promise<void> {
       replicas,
       fencedStore: await hasFencedStore(replicas),
       s1Proxies,
+      partition,
     };
     for (const scenario of spec.scenarios) await runScenario(suite, scenario);
   } finally {
     await Promise.all(replicas.map(r => r.stop()));
     await Promise.all(s1Proxies.map(p => p.close()));
+    await partition?.close();
     etcd?.close();
     await cluster?.stop({ timeoutMs: 2000 });
   }
@@ -266,7 +274,7 @@ async function runScenario(suite: Suite, s: ScenarioSpec): Promise<void> {
     id: s.id,
     layout,
     fencedStore: suite.fencedStore,
-    isolation: spec.netns ? 'nft' : 'sigstop',
+    isolation: spec.netns ? 'nft' : 'peer-proxy',
     unsafeMode: spec.unsafeMode ?? null,
     workloadStart,
     workloadEnd,
@@ -333,6 +341,7 @@ function faultContext(
     },
     slotPrefix: name => slotSpace(keys).contenders(name),
     s1Proxies: suite.s1Proxies,
+    partition: suite.partition,
     compact: () => kept.compact(),
   };
 }

@@ -34,7 +34,7 @@ export type UnsafeMode = 'skip-recheck' | 'grant-without-head';
 
 export interface SuiteSpec {
   runDir: string;
-  /** Run inside a private network namespace with nft isolation (else SIGSTOP stands in). */
+  /** Run inside a private network namespace with nft isolation (else peer proxies isolate). */
   netns: boolean;
   /** A deliberately broken service (negative controls); never set outside tests. */
   unsafeMode?: UnsafeMode | undefined;
@@ -89,7 +89,8 @@ export const tier1: ScenarioSpec[] = [
   { ...base, id: 'lease-expiry-wait', fault: 'lease-expiry-wait', workloadMs: 8000 },
   { ...base, id: 'watch-drop', fault: 'drop-watch-streams', workloadMs: 8000 },
   { ...base, id: 'compaction', fault: 'compaction', workloadMs: 8000 },
-  { ...base, id: 'watched-isolate', fault: 'isolate-watched-member', workloadMs: 8000 },
+  // etcd cancels a hasleader watch after ~3 election timeouts (1 s) without a leader: 7 s covers it.
+  { ...base, id: 'watched-isolate', fault: 'isolate-watched-member', faultMs: 7000 },
 ];
 
 const long = { ...base, clients: 5, workloadMs: 30_000, warmupGrants: 20, faultMs: 5000 };
@@ -108,7 +109,7 @@ export const longTier: ScenarioSpec[] = [
   { ...long, id: 'lease-expiry-wait', fault: 'lease-expiry-wait' },
   { ...long, id: 'watch-drop', fault: 'drop-watch-streams', faultMs: 12_000 },
   { ...long, id: 'compaction', fault: 'compaction', faultMs: 12_000 },
-  { ...long, id: 'watched-isolate', fault: 'isolate-watched-member', faultMs: 8000 },
+  { ...long, id: 'watched-isolate', fault: 'isolate-watched-member', faultMs: 12_000 },
 ];
 
 /** The scenario each broken mode must fail. */

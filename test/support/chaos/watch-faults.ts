@@ -7,12 +7,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EtcdMember } from '../../../src/embedded-etcd/index.js';
 import type { FaultContext } from './faults.js';
-import { clusterHealthy } from './faults.js';
+import { clusterHealthy, isolationLabel } from './faults.js';
 import { heal, isolate } from './netns.js';
 import { until } from './processes.js';
 import { nowMs, type FaultRecord } from './records.js';
 
 const portOf = (url: string): number => Number(new URL(url).port);
+
+/** True when `member` says it has no leader (its own view, answered without the quorum). */
+async function leaderless(member: EtcdMember): Promise<boolean> {
+  const res = await fetch(`${member.clientUrl}/v3/maintenance/status`, {
+    method: 'POST',
+    body: '{}',
+    signal: AbortSignal.timeout(1000),
+  });
+  const body = (await res.json()) as { leader?: string };
+  return body.leader === undefined || body.leader === '0';
+}
 
 /**
  * Drops every connection of s1 to etcd (its watch streams, and whatever call is in flight) six
@@ -84,8 +95,8 @@ async function compactWhileCutOff(ctx: FaultContext, n: number): Promise<FaultRe
 /**
  * A follower is cut off from its peers while s1 watches through it: s1 is first made to reach only
  * that member (connections to the others dropped and refused, so its watches reconnect there), then
- * the member is isolated (nft in a namespaced run, else SIGSTOP) and s1 may reach the others again.
- * s1's watches must notice (hasleader, or gRPC keepalive for a stopped member) and move.
+ * the member is isolated (nft in a namespaced run, else peer proxies) and s1 may reach the others
+ * again. The member loses its leader and cancels s1's watches (hasleader): they must move.
  */
 export async function isolateWatchedMember(ctx: FaultContext): Promise<FaultRecord> {
   const leader = await ctx.cluster.leader({ timeoutMs: 20_000 });
@@ -105,7 +116,13 @@ export async function isolateWatchedMember(ctx: FaultContext): Promise<FaultReco
     await sleep(1500);
     start = nowMs();
     if (ctx.netns) await isolate(index, portOf(member.peerUrl), peers);
+    else if (ctx.partition !== undefined) ctx.partition.isolate(member.name);
     else await member.pause();
+    // s1 may reach the others again once the member has lost its leader: until then every watch
+    // of s1 stays on it, and etcd cancels them all a few election timeouts later.
+    if (ctx.netns || ctx.partition !== undefined) {
+      await until('the isolated member lost its leader', () => leaderless(member), 15_000);
+    }
   } finally {
     for (const p of others) p.accepting();
   }
@@ -113,6 +130,7 @@ export async function isolateWatchedMember(ctx: FaultContext): Promise<FaultReco
     await sleep(ctx.spec.faultMs);
   } finally {
     if (ctx.netns) await heal();
+    else if (ctx.partition !== undefined) ctx.partition.heal();
     else member.resume();
   }
   const end = nowMs();
@@ -122,6 +140,6 @@ export async function isolateWatchedMember(ctx: FaultContext): Promise<FaultReco
     target: `follower ${member.name} (s1 watching through it)`,
     start,
     end,
-    detail: ctx.netns ? 'nft peer isolation' : 'SIGSTOP (no netns)',
+    detail: isolationLabel(ctx),
   };
 }
