@@ -11,6 +11,7 @@ export class TcpProxy {
   private holding = false;
   private readonly held: (() => void)[] = [];
   private dropAfterAnswer = false;
+  private loseAnswer = false;
 
   private readonly server: Server;
   private listeningPort = 0;
@@ -73,6 +74,15 @@ export class TcpProxy {
     this.holding = true;
   }
 
+  /**
+   * Loses etcd's next answer: what etcd sends is forwarded until a chunk ends a gRPC message
+   * (the next non-empty DATA frame); that chunk is discarded and every connection dropped. The
+   * request was applied by etcd; its answer never arrives (an answer lost after commit).
+   */
+  loseNextAnswer(): void {
+    this.loseAnswer = true;
+  }
+
   /** Chunks etcd sent that are held back now (see {@link TcpProxy.hold}). */
   get heldChunks(): number {
     return this.held.length;
@@ -122,7 +132,10 @@ export class TcpProxy {
     const frames = new FrameScanner();
     upstream.on('data', chunk => {
       const ends = frames.scan(chunk);
-      if (this.holding) {
+      if (this.loseAnswer && ends.length > 0) {
+        this.loseAnswer = false;
+        this.drop();
+      } else if (this.holding) {
         this.held.push(() => {
           client.write(chunk);
         });

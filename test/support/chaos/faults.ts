@@ -14,6 +14,7 @@ import type { ScenarioSpec } from './scenarios.js';
 import type { TcpProxy } from '../tcp-proxy.js';
 import type { PeerPartition } from '../peer-partition.js';
 import { compactions, dropWatchStreams, isolateWatchedMember } from './watch-faults.js';
+import { loseAnswers, noSpace } from './etcd-life-faults.js';
 
 /** A workload client process as the fault driver sees it. */
 export interface ClientHandle {
@@ -76,6 +77,10 @@ export async function injectFault(ctx: FaultContext): Promise<FaultRecord[]> {
       return compactions(ctx);
     case 'isolate-watched-member':
       return [await isolateWatchedMember(ctx)];
+    case 'lose-answers':
+      return [await loseAnswers(ctx)];
+    case 'nospace':
+      return [await noSpace(ctx)];
     case 'lease-expiry-wait':
       return [
         await leaseLostWhileWaiting(ctx, 'expire'),

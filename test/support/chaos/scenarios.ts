@@ -10,7 +10,9 @@ export type FaultKind =
   | 'lease-expiry-wait'
   | 'drop-watch-streams'
   | 'compaction'
-  | 'isolate-watched-member';
+  | 'isolate-watched-member'
+  | 'lose-answers'
+  | 'nospace';
 
 export interface ScenarioSpec {
   /** Short id: names the scenario's slots and elections and its artifact directory. */
@@ -66,6 +68,10 @@ export function faultLabel(s: ScenarioSpec): string {
       return 'compact etcd past s1 while it is cut off (twice), auto-compaction in between';
     case 'isolate-watched-member':
       return `isolate the etcd follower s1 watches through for ${s.faultMs / 1000} s`;
+    case 'lose-answers':
+      return `lose etcd's next answer to s1 after commit, 8 times in ${s.faultMs / 1000} s`;
+    case 'nospace':
+      return `etcd NOSPACE alarm for ${s.faultMs / 1000} s, then disarm, compact, defrag`;
   }
 }
 
@@ -91,6 +97,8 @@ export const tier1: ScenarioSpec[] = [
   { ...base, id: 'compaction', fault: 'compaction', workloadMs: 8000 },
   // etcd cancels a hasleader watch after ~3 election timeouts (1 s) without a leader: 7 s covers it.
   { ...base, id: 'watched-isolate', fault: 'isolate-watched-member', faultMs: 7000 },
+  { ...base, id: 'lost-answers', fault: 'lose-answers', workloadMs: 8000 },
+  { ...base, id: 'nospace', fault: 'nospace', workloadMs: 8000 },
 ];
 
 const long = { ...base, clients: 5, workloadMs: 30_000, warmupGrants: 20, faultMs: 5000 };
@@ -110,6 +118,8 @@ export const longTier: ScenarioSpec[] = [
   { ...long, id: 'watch-drop', fault: 'drop-watch-streams', faultMs: 12_000 },
   { ...long, id: 'compaction', fault: 'compaction', faultMs: 12_000 },
   { ...long, id: 'watched-isolate', fault: 'isolate-watched-member', faultMs: 12_000 },
+  { ...long, id: 'lost-answers', fault: 'lose-answers', faultMs: 12_000 },
+  { ...long, id: 'nospace', fault: 'nospace', faultMs: 8000 },
 ];
 
 /** The scenario each broken mode must fail. */
