@@ -5,6 +5,8 @@ import type { RetryContendedResult } from './peers-etcd3-lock.js';
 import type { FailoverResult, ResignResult } from './elections.js';
 import type { HeldResult, IdleResult } from './resources.js';
 import type { ServiceProfiles } from './profile-service.js';
+import type { GrowthResults } from './growth.js';
+import { growthRows } from './growth-report.js';
 import type { Usage } from './usage.js';
 import { fmt } from './stats.js';
 
@@ -21,6 +23,8 @@ export interface Results {
   floor: { session: ByConc; 'per-grant': ByConc };
   slotlock: { session: ByConc; 'per-grant': ByConc };
   naive: ByConc;
+  /** The bare express ceiling (bench/express-ceiling.ts): GET requests/s, concurrency 64 only. */
+  ceiling: ByConc;
   etcd3Lock: ByConc;
   redlock: ByConc;
   /** etcd's Go concurrency.Mutex in-process (bench/go-mutex); usage.svc* is the Go process. */
@@ -35,12 +39,15 @@ export interface Results {
     etcd3Lock64?: Measured<RetryContendedResult> | undefined;
     redlock64?: Measured<RetryContendedResult> | undefined;
     goMutex64?: Measured<ContendedResult> | undefined;
+    goMutex8?: Measured<ContendedResult> | undefined;
   };
   /** Driver + vehicle from a pool (bench/bundles.ts): one bundle vs two slots in a fixed order. */
   bundles?: {
     bundle64?: Measured<LoopResult> | undefined;
     ordered64?: Measured<LoopResult> | undefined;
   };
+  /** How cost grows (bench/growth.ts): waiters, a filled etcd, idle waiters/observers, replicas. */
+  growth?: GrowthResults | undefined;
   /** Failover after SIGKILL, one result per lease TTL measured. */
   elections: { failover: FailoverResult[]; resign?: ResignResult | undefined };
   resources: {
@@ -205,6 +212,22 @@ export function buildRows(r: Results): Row[] {
       ),
     );
   }
+  const ceil = r.ceiling.c64;
+  const s64 = r.slotlock.session.c64?.result.opsPerS;
+  rows.push(
+    loopRow(
+      'bare express 5 ceiling: one JSON route (HTTP requests/s)',
+      ceil,
+      '—',
+      join(
+        ceil === undefined || s64 === undefined
+          ? ''
+          : `slotlock session c64 = ${fmt(2 * s64)} HTTP req/s = ${x((2 * s64) / ceil.result.opsPerS)} of it`,
+        svcCpu(ceil?.usage, ceil?.result.ops ?? 0, 'request'),
+        cores(ceil?.usage),
+      ),
+    ),
+  );
   for (const c of ['c1', 'c64']) {
     rows.push(
       loopRow(
@@ -285,26 +308,28 @@ export function buildRows(r: Results): Row[] {
   };
   retryRow('etcd3 npm Lock + retry 1-5 ms, 64 clients', r.contended.etcd3Lock64);
   retryRow('redlock + retry 1-5 ms, 64 clients', r.contended.redlock64);
-  const go = r.contended.goMutex64;
-  const goLoop = go === undefined ? undefined : { result: go.result.loop, usage: go.usage };
-  rows.push(
-    goRow(
-      loopRow(
-        'etcd Go concurrency.Mutex (waits on a watch), 64 clients',
-        goLoop,
-        goLoop === undefined || serial === undefined
-          ? '—'
-          : `${x(goLoop.result.opsPerS / serial.result.opsPerS)} floor c1 rate`,
-        join(
-          go === undefined
-            ? ''
-            : `grants/client max/min ${go.result.fairness.max}/${go.result.fairness.min}`,
-          goCores(go?.usage),
+  for (const clients of [64, 8] as const) {
+    const go = r.contended[`goMutex${clients}`];
+    const goLoop = go === undefined ? undefined : { result: go.result.loop, usage: go.usage };
+    rows.push(
+      goRow(
+        loopRow(
+          `etcd Go concurrency.Mutex (waits on a watch), ${clients} clients`,
+          goLoop,
+          goLoop === undefined || serial === undefined
+            ? '—'
+            : `${x(goLoop.result.opsPerS / serial.result.opsPerS)} floor c1 rate`,
+          join(
+            go === undefined
+              ? ''
+              : `grants/client max/min ${go.result.fairness.max}/${go.result.fairness.min}`,
+            goCores(go?.usage),
+          ),
         ),
+        r.goMutexSkipped,
       ),
-      r.goMutexSkipped,
-    ),
-  );
+    );
+  }
 
   section('bundles: a driver AND a vehicle from pools of 8 + 8 (both held: per s, wait ms)');
   const bundleRow = (
@@ -390,6 +415,7 @@ export function buildRows(r: Results): Row[] {
       ? 'not measured'
       : `RSS ${fmt(held.rssMb)} MB (V8 heap used ${fmt(held.heapMb)} MB), CPU ${fmt(held.cpuCores * 100, 2)} % of a core while parked (gauge ${held.waitingGauge} waiting${held.waiterFailures > 0 ? `, ${held.waiterFailures} waiters failed: ${held.firstWaiterFailure ?? ''}` : ''}); took ${fmt(held.acquirePerS)} grants/s; RSS after all left ${fmt(r.resources.rssAfterHeldMb)} MB`,
   );
+  if (r.growth !== undefined) rows.push(...growthRows(r.growth));
   return rows;
 }
 

@@ -5,7 +5,8 @@
  *
  * Flags: --quick (short smoke run), --profile (also profile the service under load with
  * --cpu-prof and summarise its hot path), --only=floor,slotlock,... (run only these groups:
- * idle, floor, slotlock, naive, peers, contended, bundles, elections, resources, profile), --keep (keep
+ * idle, floor, slotlock, naive, peers, ceiling, contended, bundles, elections, resources, growth,
+ * profile), --keep (keep
  * the temp dir with the child processes' logs).
  *
  * With `peers` or `contended`, etcd's Go concurrency.Mutex (bench/go-mutex) is built before anything
@@ -18,6 +19,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderProfile } from './cpu-profile.js';
 import type { Phase } from './load.js';
+import { startCeiling } from './express-ceiling.js';
 import { startNaive } from './naive-rest.js';
 import { goMutexContended, prepareGoPeer, runGoMutex, type GoPeer } from './peers-go-mutex.js';
 import {
@@ -56,6 +58,7 @@ const results: Results = {
   floor: { session: {}, 'per-grant': {} },
   slotlock: { session: {}, 'per-grant': {} },
   naive: {},
+  ceiling: {},
   etcd3Lock: {},
   redlock: {},
   goMutex: {},
@@ -95,24 +98,26 @@ async function runGoUncontended(ctx: Context, peer: GoPeer): Promise<void> {
   }
 }
 
-/** etcd's Go Mutex with 64 clients on one key (as the other contended peers). */
+/** etcd's Go Mutex with 64 and with 8 clients on one key (as slotlock's contended rows). */
 async function runGoContended(ctx: Context, peer: GoPeer): Promise<void> {
-  let probe: UsageProbe | undefined;
-  try {
-    const result = await goMutexContended(peer, {
-      etcdUrl: ctx.etcd.url,
-      clients: 64,
-      phase: ctx.contendedPhase,
-      prefix: `bench/gomutex/${ctx.tag}`,
-      logFile: join(ctx.dir, 'go-mutex.log'),
-      probe: pid => (probe = new UsageProbe({ etcdPid: ctx.etcd.pid, serverPid: pid })),
-    });
-    ctx.results.contended.goMutex64 = { result, usage: probe?.usage };
-    ctx.log(`Go Mutex contended 64: ${brief(result.loop)}`);
-  } catch (err) {
-    const msg = `Go Mutex contended 64: ${err instanceof Error ? err.message : String(err)}`;
-    ctx.log(`FAILED ${msg}`);
-    ctx.results.errors.push(msg);
+  for (const clients of [64, 8] as const) {
+    let probe: UsageProbe | undefined;
+    try {
+      const result = await goMutexContended(peer, {
+        etcdUrl: ctx.etcd.url,
+        clients,
+        phase: ctx.contendedPhase,
+        prefix: `bench/gomutex/${ctx.tag}/c${clients}`,
+        logFile: join(ctx.dir, 'go-mutex.log'),
+        probe: pid => (probe = new UsageProbe({ etcdPid: ctx.etcd.pid, serverPid: pid })),
+      });
+      ctx.results.contended[`goMutex${clients}`] = { result, usage: probe?.usage };
+      ctx.log(`Go Mutex contended ${clients}: ${brief(result.loop)}`);
+    } catch (err) {
+      const msg = `Go Mutex contended ${clients}: ${err instanceof Error ? err.message : String(err)}`;
+      ctx.log(`FAILED ${msg}`);
+      ctx.results.errors.push(msg);
+    }
   }
 }
 
@@ -162,6 +167,11 @@ try {
   const naive = await startNaive(etcd.clientUrl, dir);
   children.push(naive);
   log(`slotlock ${service.url} (pid ${service.pid}); naive REST ${naive.url} (pid ${naive.pid})`);
+  const ceiling = selected.has('ceiling') ? await startCeiling(dir) : undefined;
+  if (ceiling !== undefined) {
+    children.push(ceiling);
+    log(`express ceiling ${ceiling.url} (pid ${ceiling.pid})`);
+  }
 
   const ctx: Context = {
     quick,
@@ -175,17 +185,18 @@ try {
     servicePid: service.pid,
     naiveUrl: naive.url,
     naivePid: naive.pid,
+    ceiling: ceiling === undefined ? undefined : { url: ceiling.url, pid: ceiling.pid },
     redisPort,
     results,
     children,
     log,
   };
   const only = (...names: GroupName[]) => new Set(names.filter(g => selected.has(g)));
-  await runGroups(ctx, only('idle', 'floor', 'slotlock', 'naive', 'peers'));
+  await runGroups(ctx, only('idle', 'floor', 'slotlock', 'naive', 'peers', 'ceiling'));
   if (goPeer !== undefined && selected.has('peers')) await runGoUncontended(ctx, goPeer);
   await runGroups(ctx, only('contended', 'bundles'));
   if (goPeer !== undefined && selected.has('contended')) await runGoContended(ctx, goPeer);
-  await runGroups(ctx, only('elections', 'resources', 'profile'));
+  await runGroups(ctx, only('elections', 'resources', 'growth', 'profile'));
 } finally {
   for (const child of children.reverse()) await child.stop({ graceMs: 5000 });
   await stopEtcd?.();

@@ -1,6 +1,6 @@
 /**
  * The groups of one run, each a function over the running processes: floor, slotlock, naive,
- * peers, contended, elections, resources, profile. run.ts picks which ones run (`--only`).
+ * peers, ceiling, contended, bundles, elections, resources, growth, profile. run.ts picks which ones run (`--only`).
  */
 import { failoverAfterKill, handoverAfterResign } from './elections.js';
 import { prepareFloor, type LeaseMode } from './floor.js';
@@ -17,6 +17,8 @@ import { profileService } from './profile-service.js';
 import type { Measured, Results } from './report.js';
 import { currentRssMb, heldAndWaiting, idle } from './resources.js';
 import { bundlesContended } from './bundles.js';
+import { prepareCeiling } from './express-ceiling.js';
+import { runGrowth } from './growth.js';
 import { contended, prepareUncontended } from './slotlock-http.js';
 import { UsageProbe } from './usage.js';
 
@@ -33,6 +35,8 @@ export interface Context {
   servicePid: number;
   naiveUrl: string;
   naivePid: number;
+  /** The bare express ceiling (bench/express-ceiling.ts), when the `ceiling` group runs. */
+  ceiling?: { url: string; pid: number } | undefined;
   redisPort: number | undefined;
   results: Results;
   children: Child[];
@@ -62,19 +66,25 @@ async function step<T>(ctx: Context, name: string, f: () => Promise<T>): Promise
 }
 
 /** Whose CPU (and, for slotlock, /metrics) a probe watches besides etcd's. */
-type Server = 'slotlock' | 'naive' | 'none';
+type Server = 'slotlock' | 'naive' | 'ceiling' | 'none';
 
 function probeFor(ctx: Context, server: Server): UsageProbe {
   return new UsageProbe({
     etcdPid: ctx.etcd.pid,
     serverPid:
-      server === 'slotlock' ? ctx.servicePid : server === 'naive' ? ctx.naivePid : undefined,
+      server === 'slotlock'
+        ? ctx.servicePid
+        : server === 'naive'
+          ? ctx.naivePid
+          : server === 'ceiling'
+            ? ctx.ceiling?.pid
+            : undefined,
     metricsUrl: server === 'slotlock' ? ctx.serviceUrl : undefined,
   });
 }
 
 /** The subjects of the uncontended comparison (each can be picked with --only). */
-export type Subject = 'floor' | 'slotlock' | 'naive' | 'peers';
+export type Subject = 'floor' | 'slotlock' | 'naive' | 'peers' | 'ceiling';
 
 /**
  * Uncontended cycles on distinct keys, level by level. At each concurrency every subject is
@@ -124,6 +134,18 @@ export async function runUncontended(ctx: Context, subjects: ReadonlySet<Subject
         () => prepareNaive(ctx.naiveUrl, c, ctx.tag),
         m => {
           r.naive[key] = m;
+        },
+      );
+    }
+    // The bare express ceiling is measured at concurrency 64 only, in the same rounds.
+    const ceiling = ctx.ceiling;
+    if (c === 64 && subjects.has('ceiling') && ceiling !== undefined) {
+      add(
+        'express ceiling',
+        'ceiling',
+        () => prepareCeiling(ceiling.url, c),
+        m => {
+          r.ceiling[key] = m;
         },
       );
     }
@@ -291,19 +313,21 @@ export const GROUP_NAMES = [
   'slotlock',
   'naive',
   'peers',
+  'ceiling',
   'contended',
   'bundles',
   'elections',
   'resources',
+  'growth',
   'profile',
 ] as const;
 
 export type GroupName = (typeof GROUP_NAMES)[number];
 
-/** Runs the selected groups; the four uncontended subjects run together, level by level. */
+/** Runs the selected groups; the uncontended subjects run together, level by level. */
 export async function runGroups(ctx: Context, selected: ReadonlySet<GroupName>): Promise<void> {
   const subjects = new Set<Subject>(
-    (['floor', 'slotlock', 'naive', 'peers'] as const).filter(s => selected.has(s)),
+    (['floor', 'slotlock', 'naive', 'peers', 'ceiling'] as const).filter(s => selected.has(s)),
   );
   if (selected.has('idle')) await runIdle(ctx);
   if (subjects.size > 0) await runUncontended(ctx, subjects);
@@ -311,5 +335,6 @@ export async function runGroups(ctx: Context, selected: ReadonlySet<GroupName>):
   if (selected.has('bundles')) await runBundles(ctx);
   if (selected.has('elections')) await runElections(ctx);
   if (selected.has('resources')) await runResources(ctx);
+  if (selected.has('growth')) await runGrowth(ctx);
   if (selected.has('profile')) await runProfile(ctx);
 }

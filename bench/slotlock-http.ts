@@ -60,8 +60,12 @@ async function cycle(
   slot: string,
   body: Record<string, unknown>,
   onHeld?: () => void,
+  timeoutMs?: number,
 ): Promise<void> {
-  const got = await http.request('POST', `/v1/slots/${enc(slot)}/grants`, { body });
+  const got = await http.request('POST', `/v1/slots/${enc(slot)}/grants`, {
+    body,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  });
   expectStatus(got, 201, 'acquire');
   onHeld?.();
   const token = stringField(got.body, 'token');
@@ -102,34 +106,45 @@ export interface ContendedResult {
 
 /**
  * `clients` workers contend for one slot of `capacity` in wait mode; each releases at once after
- * its grant and queues again. Latency = time from sending the acquire to the grant.
+ * its grant and queues again. Latency = time from sending the acquire to the grant. `waitMs`
+ * (default 20 s) is each acquire's wait; with `phase.warmupMs` > 0 an unmeasured loop runs first
+ * (every client then has its connection and has been granted once).
  */
 export async function contended(
   url: string,
-  o: { clients: number; capacity: number; mode: LeaseMode; phase: Phase; slot: string },
+  o: {
+    clients: number;
+    capacity: number;
+    mode: LeaseMode;
+    phase: Phase;
+    slot: string;
+    waitMs?: number;
+  },
   probe?: Probe,
 ): Promise<ContendedResult> {
   const http = new HttpJson(url, o.clients);
+  const waitMs = o.waitMs ?? 20_000;
   try {
-    const loop = await withSessions(http, o.mode, o.clients, sessions =>
-      closedLoop(
-        { ...o.phase, concurrency: o.clients },
-        async w => {
-          const started = performance.now();
-          let waitedMs = 0;
-          await cycle(
-            http,
-            o.slot,
-            acquireBody(w, sessions[w], { waitMs: 20_000, capacity: o.capacity }),
-            () => {
-              waitedMs = performance.now() - started;
-            },
-          );
-          return waitedMs;
-        },
-        probe,
-      ),
-    );
+    const loop = await withSessions(http, o.mode, o.clients, async sessions => {
+      const op = async (w: number) => {
+        const started = performance.now();
+        let waitedMs = 0;
+        await cycle(
+          http,
+          o.slot,
+          acquireBody(w, sessions[w], { waitMs, capacity: o.capacity }),
+          () => {
+            waitedMs = performance.now() - started;
+          },
+          waitMs + 10_000,
+        );
+        return waitedMs;
+      };
+      const loopOptions = { ...o.phase, concurrency: o.clients };
+      if (o.phase.warmupMs > 0)
+        await closedLoop({ ...loopOptions, durationMs: o.phase.warmupMs }, op);
+      return closedLoop(loopOptions, op, probe);
+    });
     return { loop, fairness: fairness(loop.perWorker), capacity: o.capacity };
   } finally {
     http.close();

@@ -24,8 +24,8 @@ export function buildTargets(r: Results): Target[] {
     const s = r.slotlock[mode].c1?.result.latency.p50;
     const f = r.floor[mode].c1?.result.latency.p50;
     t.push({
-      target: `uncontended cycle at concurrency 1 (${mode}) p50 ≤ 1.5× raw etcd cycle`,
-      met: s === undefined || f === undefined ? undefined : s <= 1.5 * f,
+      target: `uncontended cycle at concurrency 1 (${mode}) p50 ≤ 2× raw etcd cycle (its floor)`,
+      met: s === undefined || f === undefined ? undefined : s <= 2 * f,
       detail:
         s === undefined || f === undefined
           ? 'not measured'
@@ -44,12 +44,21 @@ export function buildTargets(r: Results): Target[] {
         : `${rate(s64)} vs naive ${rate(naive)} = ${fmt(s64 / naive)}×`,
   });
   t.push({
-    target: 'concurrency 64 session mode ≥ 2× etcd3 Lock',
-    met: s64 === undefined || lock64 === undefined ? undefined : s64 >= 2 * lock64,
+    target: 'concurrency 64 session mode ≥ 1.5× etcd3 Lock',
+    met: s64 === undefined || lock64 === undefined ? undefined : s64 >= 1.5 * lock64,
     detail:
       s64 === undefined || lock64 === undefined
         ? 'not measured'
         : `${rate(s64)} vs etcd3 Lock ${rate(lock64)} = ${fmt(s64 / lock64)}×`,
+  });
+  const ceiling = r.ceiling.c64?.result.opsPerS;
+  t.push({
+    target: 'concurrency 64 session mode HTTP requests/s (2 per cycle) ≥ 0.8× bare express ceiling',
+    met: s64 === undefined || ceiling === undefined ? undefined : 2 * s64 >= 0.8 * ceiling,
+    detail:
+      s64 === undefined || ceiling === undefined
+        ? 'not measured'
+        : `${rate(2 * s64)} vs express ceiling ${rate(ceiling)} = ${fmt((2 * s64) / ceiling)}×`,
   });
   const go64 = r.goMutex.c64?.result.opsPerS;
   t.push({
@@ -75,6 +84,7 @@ export function buildTargets(r: Results): Target[] {
         ? 'not measured'
         : `${rate(c.loop.opsPerS)} vs ${rate(lockC.loop.opsPerS)} = ${fmt(c.loop.opsPerS / lockC.loop.opsPerS)}×; grants/client max/min ${c.fairness.max}/${c.fairness.min} (${isFifoFair(c.fairness) ? 'fair' : 'NOT fair'}; etcd3 Lock ${lockC.fairness.max}/${lockC.fairness.min})`,
   });
+  t.push(...goContendedTargets(r));
   const h8 = perHandover(r.contended.session8);
   const h64 = perHandover(r.contended.session64);
   t.push({
@@ -115,4 +125,37 @@ export function buildTargets(r: Results): Target[] {
         : `${fmt(held.rssMb)} MB with ${held.grants} grants and ${held.waitingGauge} waiting${full ? '' : ' (scaled down by --quick: run the full bench to judge)'}`,
   });
   return t;
+}
+
+/** Strict FIFO over clients that re-queue at once: grants per client differ by at most 1. */
+export function isStrictlyFair(f: { min: number; max: number }): boolean {
+  return f.min > 0 && f.max - f.min <= 1;
+}
+
+/** Contended slotlock against etcd's Go Mutex in the same run: ≥ 1× at 64 clients, ≥ 2× at 8. */
+function goContendedTargets(r: Results): Target[] {
+  const skipped =
+    r.goMutexSkipped === undefined
+      ? 'not measured'
+      : `not measured (Go peer skipped: ${r.goMutexSkipped})`;
+  const pairs = [
+    { clients: 64, factor: 1, s: r.contended.session64, go: r.contended.goMutex64 },
+    { clients: 8, factor: 2, s: r.contended.session8, go: r.contended.goMutex8 },
+  ];
+  return pairs.map(({ clients, factor, s, go }) => {
+    const fair = clients === 64 ? ', FIFO-fair (max − min grants per client ≤ 1)' : '';
+    const target = `contended ${clients} clients ≥ ${factor}× etcd Go Mutex ${clients}${fair}`;
+    if (s === undefined || go === undefined) {
+      return { target, met: undefined, detail: s === undefined ? 'not measured' : skipped };
+    }
+    const a = s.result.loop.opsPerS;
+    const b = go.result.loop.opsPerS;
+    const f = s.result.fairness;
+    const fairOk = clients !== 64 || isStrictlyFair(f);
+    return {
+      target,
+      met: a >= factor * b && fairOk,
+      detail: `${rate(a)} vs Go Mutex ${rate(b)} = ${fmt(a / b)}×; grants/client max/min ${f.max}/${f.min}${clients === 64 ? ` (${fairOk ? 'fair' : 'NOT fair'})` : ''}`,
+    };
+  });
 }
