@@ -4,11 +4,15 @@ import type { ErrorCode } from '../domain/errors.js';
 import { problemType, statusOf } from './problem.js';
 import { problem } from './schemas.js';
 
-/** Codes any /v1 operation can answer: bad params, missing or short credentials, etcd, a bug. */
+/**
+ * Codes any /v1 operation can answer: bad params, missing or short credentials, a rate limit,
+ * etcd, a bug.
+ */
 export const commonCodes = [
   'invalid_input',
   'unauthenticated',
   'forbidden',
+  'rate_limited',
   'etcd_unavailable',
   'draining',
   'internal',
@@ -29,6 +33,7 @@ const mayRetryAfter: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'wait_timeout',
   'acquire_in_progress',
   'not_leader',
+  'rate_limited',
   'etcd_unavailable',
   'draining',
 ]);

@@ -95,6 +95,7 @@ export function registerElectionPaths(reg: OpenAPIRegistry, l: Limits): void {
         'wait_cancelled',
         'acquire_in_progress',
         'idempotency_conflict',
+        'quota_exceeded',
       ]),
     },
   });

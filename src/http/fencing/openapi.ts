@@ -23,6 +23,10 @@ export const fencedWriteRequest = z
     value: z.string().openapi({
       description: `The record value, at most ${FENCED_VALUE_MAX_BYTES} bytes of UTF-8`,
     }),
+    ttlSeconds: z.number().int().min(1).optional().openapi({
+      description:
+        'Seconds until the record expires (at most FENCED_TTL_MAX_S); absent: kept until deleted',
+    }),
   })
   .openapi('FencedWriteRequest');
 
@@ -34,6 +38,7 @@ export const fencedWrite = z
     token: fencingToken,
     applied: z.literal(true),
     revision,
+    ttlSeconds: z.number().int().optional().openapi({ description: 'The TTL, when one was set' }),
   })
   .openapi('FencedWrite');
 
@@ -90,6 +95,36 @@ export function registerFencingPaths(reg: OpenAPIRegistry): void {
       ...problemResponses([
         ...commonCodes,
         ...bodyCodes,
+        'not_holder',
+        'grant_gone',
+        'stale_token',
+        'acquire_in_progress',
+        'storage_quota_exceeded',
+      ]),
+    },
+  });
+
+  reg.registerPath({
+    method: 'delete',
+    path: '/v1/slots/{slot}/fenced/{record}',
+    operationId: 'deleteFenced',
+    tags: ['fencing'],
+    summary: 'Delete a fenced record (same checks as a write)',
+    description:
+      'Deletes the record and its storage-ledger entries in one transaction, only while the ' +
+      'grant {token} still holds and no higher token wrote the record (409 stale_token).',
+    security: [{ holderSecret: [] }],
+    request: {
+      params: recordParams,
+      query: z.object({
+        token: fencingToken.openapi({ description: 'Fencing token of the deleting grant' }),
+      }),
+    },
+    responses: {
+      204: { description: 'Deleted' },
+      ...problemResponses([
+        ...commonCodes,
+        'not_found',
         'not_holder',
         'grant_gone',
         'stale_token',

@@ -36,7 +36,7 @@ export function registerSessionPaths(reg: OpenAPIRegistry, l: Limits): void {
         }),
         content: { 'application/json': { schema: sessionResponse } },
       },
-      ...problemResponses([...commonCodes, ...bodyCodes]),
+      ...problemResponses([...commonCodes, ...bodyCodes, 'quota_exceeded']),
     },
   });
 

@@ -88,6 +88,7 @@ export function registerSlotPaths(reg: OpenAPIRegistry, l: Limits): void {
         'capacity_conflict',
         'acquire_in_progress',
         'idempotency_conflict',
+        'quota_exceeded',
         'session_gone',
         'grant_gone',
       ]),
