@@ -1,6 +1,6 @@
 import { asDomainError, DomainError } from '../errors.js';
 import type { Handover } from '../grant.js';
-import type { LocalWaiter } from '../slots/slot-queue.js';
+import { unsafeTestMode, type LocalWaiter } from '../slots/slot-queue.js';
 import { Waiter } from '../slots/waiter.js';
 import type { BundleKeys, BundleRequest } from './bundle.js';
 import type { BundleContext } from './bundle-context.js';
@@ -46,6 +46,9 @@ export async function waitForBundle(
     retryAfterS: c.retryAfterS,
     signal,
   });
+  // UNSAFE TEST MODE (negative control): granted at once, like single-slot waiters in this mode
+  // (without this the confirmation read would disagree with the queue forever).
+  if (unsafeTestMode === 'grant-without-head') waiter.promote('0', undefined);
   let done = false;
   let handover: Handover | undefined;
   const pending = new Set<number>();
