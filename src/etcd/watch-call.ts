@@ -34,6 +34,7 @@ interface WatchServiceClient {
  */
 interface ConnectionPool {
   hosts: unknown[];
+  authenticator?: { invalidateMetadata?: () => void };
   withConnection<R>(
     service: 'Watch',
     fn: (args: { client: WatchServiceClient; metadata: GrpcMetadata }) => R,
@@ -47,6 +48,14 @@ function poolOf(client: Etcd3): ConnectionPool {
     throw new Error('etcd3 internals changed: no connection pool (slotlock pins etcd3 1.1.2)');
   }
   return pool;
+}
+
+/**
+ * Makes the next call fetch a new auth token. etcd3 does this for unary calls that fail with
+ * "invalid auth token" (an expired simple token), but not for watches.
+ */
+export function forgetAuthToken(client: Etcd3): void {
+  poolOf(client).authenticator?.invalidateMetadata?.();
 }
 
 /** The number of etcd endpoints the client knows. */

@@ -2,7 +2,7 @@ import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toKeyValue, type KeyValue } from './store.js';
 import { WatchLostError } from './errors.js';
-import { hostCount, WatchCall } from './watch-call.js';
+import { forgetAuthToken, hostCount, WatchCall } from './watch-call.js';
 
 /** One change to a key, as seen by a watch. `revision` is the change's own revision. */
 export interface WatchEvent {
@@ -111,6 +111,7 @@ export async function* watchPrefix(
       if (aborted()) return;
       const error = err instanceof Error ? err : new Error(String(err));
       opts.onRestart?.(isNoLeader(error) ? 'no_leader' : 'disconnected', error);
+      if (error.message.includes('invalid auth token')) forgetAuthToken(client);
       if (up) {
         up = false;
         yield { type: 'disconnected', error };
