@@ -52,6 +52,11 @@ export interface WriteView {
   ahead: number;
   /** The slot's capacity, from its oldest contender; 0 with no contender. */
   capacity: number;
+  /**
+   * Places ahead of `token` still closed by lock-delay: delay keys of holders with a lower token
+   * that are gone (they expired without releasing). A contender behind them is not granted yet.
+   */
+  blocked: number;
 }
 
 /**
@@ -77,7 +82,7 @@ export function judgeWrite(token: FencingToken, view: WriteView): WriteVerdict {
   }
   // Keys ahead of ours are only ever deleted, never added, so once granted a key stays a holder
   // for as long as it exists: the compare on its create revision keeps this true until the put.
-  if (view.ahead >= view.capacity) return { kind: 'not_holder', waiting: true };
+  if (view.ahead + view.blocked >= view.capacity) return { kind: 'not_holder', waiting: true };
   if (view.record !== undefined && compareTokens(view.record.token, token) > 0) {
     return { kind: 'stale', recordToken: view.record.token };
   }

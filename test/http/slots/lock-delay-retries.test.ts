@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretFromIdempotencyKey } from '../../../src/domain/secrets.js';
 import { call, startTestService, type TestService } from '../../support/app.js';
 import { pollValue } from '../../support/poll.js';
 
@@ -57,4 +58,31 @@ describe('lock-delay with retries and cancels', () => {
     const next = await acquire(slot, { ttlSeconds: 10, lockDelayMs: 8000 });
     expect(next.status).toBe(201);
   });
+
+  it('refuses a fenced write by a contender whose place is still closed by lock-delay', async () => {
+    const slot = `ldf-${randomUUID().slice(0, 8)}`;
+    const first = await acquire(slot, { ttlSeconds: 2, lockDelayMs: 4000 });
+    expect(first.status).toBe(201);
+    const key = randomUUID();
+    const waiting = acquire(slot, { ttlSeconds: 10, lockDelayMs: 4000, waitMs: 20_000 }, key);
+    const closed = await pollValue(
+      () => call(svc.url, 'GET', `/v1/slots/${slot}`),
+      r => r.body.holders.length === 0 && r.body.blockedByLockDelay === 1,
+      8000,
+    );
+    expect(closed.body.blockedByLockDelay).toBe(1);
+    // The waiter is first in the queue but not granted: its token and secret must not write.
+    const queued = await call(svc.url, 'GET', `/v1/slots/${slot}/queue`, {
+      headers: { 'idempotency-key': key },
+    });
+    expect(queued.body.position).toBe(0);
+    const write = await call(svc.url, 'PUT', `/v1/slots/${slot}/fenced/rec`, {
+      body: { token: queued.body.token, value: 'early' },
+      headers: { 'slotlock-secret': secretFromIdempotencyKey(key, slot) },
+    });
+    expect(await delayKeys(slot)).toHaveLength(1);
+    expect(write.status).toBe(403);
+    expect(write.body.code).toBe('not_holder');
+    expect((await waiting).status).toBe(201);
+  }, 30_000);
 });
