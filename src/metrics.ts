@@ -53,13 +53,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       buckets: acquireBuckets,
       registers,
     }),
-    bundleAcquireDuration: new Histogram({
-      name: 'slotlock_bundle_acquire_duration_seconds',
-      help: 'Time from receiving a bundle acquire (several slots at once) to answering it, by mode (try|wait) and outcome.',
-      labelNames: ['mode', 'outcome'] as const,
-      buckets: acquireBuckets,
-      registers,
-    }),
     waiting: new Gauge({
       name: 'slotlock_lock_waiting',
       help: 'Acquire requests waiting in this replica.',
