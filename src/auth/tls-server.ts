@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { WatchedFile } from './watched-file.js';
+import { serverOptions } from '../http/limits/server-limits.js';
 
 /** The listener main.ts serves on: plain HTTP, or HTTPS whose files are reloaded on change. */
 export interface Listener {
@@ -44,13 +45,13 @@ function secureOptions(config: Config): ServerOptions {
 export function createListener(app: RequestListener, config: Config, log: Logger): Listener {
   if (config.TLS_CERT_FILE === undefined) {
     return {
-      server: createHttpServer(app),
+      server: createHttpServer(serverOptions(config), app),
       scheme: 'http',
       reload: () => undefined,
       close: () => undefined,
     };
   }
-  const server = createHttpsServer(secureOptions(config), app);
+  const server = createHttpsServer({ ...serverOptions(config), ...secureOptions(config) }, app);
   const apply = () => {
     server.setSecureContext(secureOptions(config));
   };
