@@ -27,7 +27,9 @@ describe('lead()', () => {
         terms.push(term.token);
         current = term;
         if (terms.length === 2) secondTerm?.();
-        await new Promise(resolve => { lost.addEventListener('abort', resolve, { once: true }); });
+        await new Promise(resolve => {
+          lost.addEventListener('abort', resolve, { once: true });
+        });
       },
     );
     // The first term: lose it behind the client's back; lead() campaigns again.

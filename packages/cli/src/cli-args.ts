@@ -34,7 +34,12 @@ export function splitCommand(argv: readonly string[]): { own: string[]; command:
 }
 
 /** Parses `argv` with `options`; unknown options and bad values become {@link UsageError}s. */
-export function parse<O extends Options>(argv: readonly string[], options: O) {
+export function parse<O extends Options>(
+  argv: readonly string[],
+  options: O,
+): ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+> {
   try {
     return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (err) {
