@@ -6,7 +6,7 @@ import { problem } from './schemas.js';
 
 /**
  * Codes any /v1 operation can answer: bad params, missing or short credentials, a rate limit,
- * etcd, a bug.
+ * etcd (unreachable, out of space, restored from a snapshot), a bug.
  */
 export const commonCodes = [
   'invalid_input',
@@ -14,6 +14,8 @@ export const commonCodes = [
   'forbidden',
   'rate_limited',
   'etcd_unavailable',
+  'etcd_nospace',
+  'etcd_restored',
   'draining',
   'internal',
 ] as const satisfies readonly ErrorCode[];
@@ -35,6 +37,8 @@ const mayRetryAfter: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'not_leader',
   'rate_limited',
   'etcd_unavailable',
+  'etcd_nospace',
+  'etcd_restored',
   'draining',
 ]);
 
