@@ -1,7 +1,10 @@
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEtcdMember } from '../../src/embedded-etcd/index.js';
 import { ElectionClient, SlotClient } from '@slotlock/client';
 import { startTestService, type TestService } from '../support/app.js';
-import { etcdEndpoints } from '../support/etcd.js';
+import { etcdEndpoints, withTempDir } from '../support/etcd.js';
 import { buildPackages } from '../support/packages.js';
 import { runCli } from './helpers.js';
 
@@ -84,5 +87,48 @@ describe('slotlock verify', () => {
       'x',
     ]);
     expect(bad.code).toBe(2);
+  });
+
+  it('starts after the compacted part of the history when no start revision is given', async () => {
+    await withTempDir(async dir => {
+      const member = await startEtcdMember({ name: 'verify-compact', dataDir: join(dir, 'etcd') });
+      const client = new Etcd3({ hosts: [member.clientUrl] });
+      try {
+        const key = (id: string) => `c/s/vf/c#h/${id}`;
+        const lease = client.lease(30, { autoKeepAlive: false });
+        await lease.put(key('a')).value(JSON.stringify({ holder: 'a', capacity: 1 }));
+        const put = await lease
+          .put(key('b'))
+          .value(JSON.stringify({ holder: 'b', capacity: 1 }))
+          .exec();
+        await client.delete().key(key('a')).exec();
+        await client.kv.compact({ revision: put.header.revision, physical: true });
+        const run = await runCli(['verify', '--etcd', member.clientUrl, '--prefix', 'c/']);
+        expect(run.stderr).toMatch(
+          new RegExp(`history before revision ${BigInt(put.header.revision) + 1n} was compacted`),
+        );
+        expect(run.code).toBe(0);
+        // The state at the compaction (a and b live) is where the audit starts; then a goes.
+        expect(run.stdout).toMatch(
+          /: 1 events, 1 slots, 0 elections, 2 contenders: 0 violation\(s\)/,
+        );
+        // Asked for explicitly, a compacted start is an error, not a silent skip.
+        const explicit = await runCli([
+          'verify',
+          '--etcd',
+          member.clientUrl,
+          '--prefix',
+          'c/',
+          '--from-revision',
+          '2',
+        ]);
+        expect(explicit.code).toBe(1);
+        expect(explicit.stderr).toMatch(/compacted its history up to revision/);
+        await lease.revoke();
+      } finally {
+        client.close();
+        await member.stop();
+      }
+    });
   });
 });
