@@ -95,14 +95,15 @@ async function fill(
       Array.from({ length: TXNS_IN_FLIGHT }, async () => {
         while (next < totalKeys && performance.now() < deadline) {
           const from = next;
-          next = Math.min(totalKeys, next + OPS_PER_TXN);
+          const end = Math.min(totalKeys, next + OPS_PER_TXN);
+          next = end;
           const success = [];
-          for (let i = from; i < next; i++) {
+          for (let i = from; i < end; i++) {
             const [key, value] = keyOf(i);
             success.push({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } });
           }
           await client.kv.txn({ compare: [], success, failure: [] });
-          written += next - from;
+          written += end - from;
         }
       }),
     );

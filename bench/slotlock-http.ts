@@ -25,17 +25,28 @@ async function endSession(http: HttpJson, s: SessionHandle): Promise<void> {
   expectStatus(res, 204, 'DELETE /v1/sessions/{id}');
 }
 
-/** Creates one session per worker (session mode) and ends them all afterwards. */
+/**
+ * Creates one session per worker (session mode; or `shared` sessions that workers share round
+ * robin, created 32 at a time) and ends them all afterwards.
+ */
 async function withSessions<T>(
   http: HttpJson,
   mode: LeaseMode,
   n: number,
   f: (sessions: (SessionHandle | undefined)[]) => Promise<T>,
+  shared?: number,
 ): Promise<T> {
-  const sessions =
-    mode === 'session' ? await Promise.all(times(n, () => createSession(http, 300))) : [];
+  const sessions: SessionHandle[] = [];
+  if (mode === 'session' && shared === undefined) {
+    sessions.push(...(await Promise.all(times(n, () => createSession(http, 300)))));
+  } else if (mode === 'session' && shared !== undefined) {
+    while (sessions.length < Math.min(n, shared)) {
+      const batch = Math.min(32, Math.min(n, shared) - sessions.length);
+      sessions.push(...(await Promise.all(times(batch, () => createSession(http, 300)))));
+    }
+  }
   try {
-    return await f(times(n, i => sessions[i]));
+    return await f(times(n, i => sessions[i % Math.max(1, sessions.length)]));
   } finally {
     await Promise.allSettled(sessions.map(s => endSession(http, s)));
   }
@@ -119,32 +130,40 @@ export async function contended(
     phase: Phase;
     slot: string;
     waitMs?: number;
+    /** Distinct sessions the clients share (default: one per client). */
+    sessions?: number;
   },
   probe?: Probe,
 ): Promise<ContendedResult> {
   const http = new HttpJson(url, o.clients);
   const waitMs = o.waitMs ?? 20_000;
   try {
-    const loop = await withSessions(http, o.mode, o.clients, async sessions => {
-      const op = async (w: number) => {
-        const started = performance.now();
-        let waitedMs = 0;
-        await cycle(
-          http,
-          o.slot,
-          acquireBody(w, sessions[w], { waitMs, capacity: o.capacity }),
-          () => {
-            waitedMs = performance.now() - started;
-          },
-          waitMs + 10_000,
-        );
-        return waitedMs;
-      };
-      const loopOptions = { ...o.phase, concurrency: o.clients };
-      if (o.phase.warmupMs > 0)
-        await closedLoop({ ...loopOptions, durationMs: o.phase.warmupMs }, op);
-      return closedLoop(loopOptions, op, probe);
-    });
+    const loop = await withSessions(
+      http,
+      o.mode,
+      o.clients,
+      async sessions => {
+        const op = async (w: number) => {
+          const started = performance.now();
+          let waitedMs = 0;
+          await cycle(
+            http,
+            o.slot,
+            acquireBody(w, sessions[w], { waitMs, capacity: o.capacity }),
+            () => {
+              waitedMs = performance.now() - started;
+            },
+            waitMs + 10_000,
+          );
+          return waitedMs;
+        };
+        const loopOptions = { ...o.phase, concurrency: o.clients };
+        if (o.phase.warmupMs > 0)
+          await closedLoop({ ...loopOptions, durationMs: o.phase.warmupMs }, op);
+        return closedLoop(loopOptions, op, probe);
+      },
+      o.sessions,
+    );
     return { loop, fairness: fairness(loop.perWorker), capacity: o.capacity };
   } finally {
     http.close();
