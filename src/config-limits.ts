@@ -20,8 +20,8 @@ export const limitsConfigShape = {
   FENCED_TTL_MAX_S: int(1, 31_536_000).default(30 * 86_400),
   // Request rate limits (fixed windows, in memory on each replica).
   RATE_LIMIT_WINDOW_S: int(1, 3600).default(1),
-  RATE_LIMIT_PRINCIPAL: int(0, 10_000_000).default(1000),
-  RATE_LIMIT_REPLICA: int(0, 10_000_000).default(5000),
+  RATE_LIMIT_PRINCIPAL: int(0, 10_000_000).default(5000),
+  RATE_LIMIT_REPLICA: int(0, 10_000_000).default(20_000),
   // The HTTP server (slowloris, huge bodies, connection floods).
   HTTP_MAX_CONNECTIONS: int(0, 1_000_000).default(4096),
   HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000).default(10_000),

@@ -115,7 +115,7 @@ export async function acquireOnce(
   const token = res.revision;
   if (store.tokenMayRepeat(token)) {
     // etcd went back in time (restored from a snapshot): this token may repeat an earlier grant's.
-    c.withdraw.contender(key, token, ownLease);
+    c.withdraw.contender(key, token, ownLease, req.quota?.key);
     throw new DomainError(
       'etcd_restored',
       `etcd's revision went back below ${store.revisionWentBackBelow ?? '?'} (a restore from a ` +
@@ -132,7 +132,7 @@ export async function acquireOnce(
     oldest !== undefined &&
     (oldest.capacity !== req.capacity || (oldest.lockDelayMs ?? 0) !== lockDelayMs)
   ) {
-    c.withdraw.contender(key, token, ownLease);
+    c.withdraw.contender(key, token, ownLease, req.quota?.key);
     throw new DomainError(
       'capacity_conflict',
       `${space.noun} "${req.slot}" is in use with capacity ${oldest.capacity} and lock-delay ` +
@@ -157,7 +157,7 @@ export async function acquireOnce(
     try {
       await confirmDelayKey(c.store, c.space, req, token, key, signal);
     } catch (err) {
-      c.withdraw.contender(key, token, ownLease);
+      c.withdraw.contender(key, token, ownLease, req.quota?.key);
       throw err;
     }
     c.ends.remember(key);
@@ -171,7 +171,7 @@ export async function acquireOnce(
     return { ...base, expiresInMs, waited: false };
   }
   if (req.waitMs <= 0) {
-    c.withdraw.contender(key, token, ownLease);
+    c.withdraw.contender(key, token, ownLease, req.quota?.key);
     const noun = space.noun;
     throw new DomainError(
       noun === 'election' ? 'not_leader' : 'slot_busy',

@@ -61,7 +61,7 @@ export async function waitForPlace(
     return { ...base, expiresInMs, waited: true, handover };
   } catch (err) {
     queue.remove(key);
-    c.withdraw.contender(key, base.token, perGrantLease ? leaseId : undefined);
+    c.withdraw.contender(key, base.token, perGrantLease ? leaseId : undefined, req.quota?.key);
     throw err;
   } finally {
     c.metrics.waiting.dec();

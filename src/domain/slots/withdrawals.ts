@@ -12,8 +12,16 @@ export class Withdrawals {
     private readonly cleanup: Cleanup,
   ) {}
 
-  /** Withdraws a contender: revoke its own lease, or delete its key if still created at `token`. */
-  contender(key: string, token: string, perGrantLeaseId: string | undefined): void {
+  /**
+   * Withdraws a contender: revoke its own lease, or delete its key if still created at `token`
+   * (with its quota ledger key `ledgerKey`, which a session's lease would otherwise keep).
+   */
+  contender(
+    key: string,
+    token: string,
+    perGrantLeaseId: string | undefined,
+    ledgerKey?: string,
+  ): void {
     if (perGrantLeaseId !== undefined) {
       this.lease(perGrantLeaseId);
       return;
@@ -22,7 +30,10 @@ export class Withdrawals {
       this.store.txn(
         {
           compare: [{ key, target: 'create', op: '==', value: token }],
-          success: [{ delete: { key } }],
+          success: [
+            { delete: { key } },
+            ...(ledgerKey === undefined ? [] : [{ delete: { key: ledgerKey } }]),
+          ],
         },
         { signal },
       ),

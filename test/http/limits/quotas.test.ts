@@ -84,6 +84,21 @@ describe('grant quota under a session', () => {
         .toBe(0);
     }
   });
+
+  it('frees a session waiter’s place when its wait times out', async () => {
+    const prefix = svc.services.quotas.ledgerPrefix('grants', 'anonymous');
+    const ledger = async () => (await svc.services.store.range({ prefix, countOnly: true })).count;
+    const held = await acquire(svc.url, 'qs-held');
+    expect(held.status).toBe(201);
+    const s = await call(svc.url, 'POST', '/v1/sessions', { body: { ttlSeconds: 30 } });
+    const waited = await acquire(svc.url, 'qs-held', { session: s.body.session, waitMs: 300 });
+    expect(waited.status).toBe(409);
+    expect(waited.body.code).toBe('wait_timeout');
+    await expect.poll(ledger).toBe(1);
+    await call(svc.url, 'DELETE', `/v1/slots/qs-held/grants/${held.body.token}`, {
+      headers: secret(held.body.secret),
+    });
+  });
 });
 
 describe('waiter, election and session quotas', () => {
