@@ -4,7 +4,6 @@
  * time per process, so each process's history is sequential. A holder that gets paused does not
  * check its own deadline before writing: the fenced store, not the client, must stop it.
  */
-import { randomUUID } from 'node:crypto';
 import { idOfSecret } from '../../../src/domain/secrets.js';
 import { electionSpace, KeyLayout, slotSpace } from '../../../src/etcd/keys.js';
 import { bundleCycle } from './bundle-cycle.js';
@@ -95,28 +94,19 @@ export class Workload {
     const space = slotSpace(this.layout);
     const base = { space: 'slot' as const, name: slot.name, capacity: slot.capacity };
     const path = `/v1/slots/${enc(slot.name)}/grants`;
-    // Every acquire carries an Idempotency-Key: one whose answer says "outcome unknown" (an
-    // answer lost after commit) is retried once with it, on the next replica, as clients should.
-    const idempotencyKey = randomUUID();
-    const acquire = () =>
-      this.http.send({
-        ...base,
-        kind: 'acquire',
-        method: 'POST',
-        path,
-        body: { holder: this.c.proc, ttlSeconds: this.c.ttlS, capacity: slot.capacity, waitMs },
-        idempotencyKey,
-        timeoutMs: waitMs + CALL_MS,
-        annotate: b => ({
-          token: b.token,
-          key: space.contender(slot.name, idOfSecret(b.secret)),
-          expiresInMs: b.expiresInMs,
-        }),
-      });
-    let { rec, body } = await acquire();
-    if (rec.status === 503 && rec.detail?.includes('outcome unknown') === true) {
-      ({ rec, body } = await acquire());
-    }
+    const { rec, body } = await this.http.send({
+      ...base,
+      kind: 'acquire',
+      method: 'POST',
+      path,
+      body: { holder: this.c.proc, ttlSeconds: this.c.ttlS, capacity: slot.capacity, waitMs },
+      timeoutMs: waitMs + CALL_MS,
+      annotate: b => ({
+        token: b.token,
+        key: space.contender(slot.name, idOfSecret(b.secret)),
+        expiresInMs: b.expiresInMs,
+      }),
+    });
     if (rec.outcome !== 'ok' || rec.token === undefined) return;
     const token = rec.token;
     const secret = body.secret as string;
