@@ -13,6 +13,8 @@ export interface Request {
   path: string;
   body?: unknown;
   secret?: string | undefined;
+  /** Sent as Idempotency-Key (a retry of an acquire whose outcome was unknown reuses it). */
+  idempotencyKey?: string | undefined;
   timeoutMs: number;
   /** Fields known before the request (token used, key, record, value written). */
   fields?: Partial<OpRecord>;
@@ -53,6 +55,7 @@ export class ReplicaClient {
     const headers: Record<string, string> = {};
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     if (req.secret !== undefined) headers['slotlock-secret'] = req.secret;
+    if (req.idempotencyKey !== undefined) headers['idempotency-key'] = req.idempotencyKey;
     const invoke = nowMs();
     let status = 0;
     let body: any;
