@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { idOfSecret } from '../../../src/domain/secrets.js';
 import { electionSpace, KeyLayout, slotSpace } from '../../../src/etcd/keys.js';
+import { bundleCycle } from './bundle-cycle.js';
 import { nowMs } from './records.js';
 import { ReplicaClient } from './replica-client.js';
 
@@ -28,6 +29,8 @@ export interface ClientConfig {
   waitMs: number;
   /** Share of cycles that campaign instead of acquiring a slot. */
   electionShare: number;
+  /** Share of slot cycles that take two slots as one bundle (default 0.15; 0: none). */
+  bundleShare?: number | undefined;
   /** False when the service has no fenced store: fenced writes are skipped. */
   fencedStore: boolean;
   historyFile: string;
@@ -73,6 +76,8 @@ export class Workload {
     while (!this.stopped && nowMs() < end) {
       if (this.c.elections.length > 0 && this.rand() < this.c.electionShare)
         await this.electionCycle();
+      else if (this.c.slots.length > 1 && this.rand() < (this.c.bundleShare ?? 0.15))
+        await bundleCycle({ ...this.c, http: this.http, callMs: CALL_MS, rand: this.rand });
       else await this.slotCycle();
       await sleep(this.rand() * 50);
     }
@@ -88,11 +93,7 @@ export class Workload {
     const slot = this.pick(this.c.slots);
     const waitMs = this.rand() < 0.75 ? this.c.waitMs : 0;
     const space = slotSpace(this.layout);
-    const base = {
-      space: 'slot' as const,
-      name: slot.name,
-      capacity: slot.capacity,
-    };
+    const base = { space: 'slot' as const, name: slot.name, capacity: slot.capacity };
     const path = `/v1/slots/${enc(slot.name)}/grants`;
     // Every acquire carries an Idempotency-Key: one whose answer says "outcome unknown" (an
     // answer lost after commit) is retried once with it, on the next replica, as clients should.
@@ -103,12 +104,7 @@ export class Workload {
         kind: 'acquire',
         method: 'POST',
         path,
-        body: {
-          holder: this.c.proc,
-          ttlSeconds: this.c.ttlS,
-          capacity: slot.capacity,
-          waitMs,
-        },
+        body: { holder: this.c.proc, ttlSeconds: this.c.ttlS, capacity: slot.capacity, waitMs },
         idempotencyKey,
         timeoutMs: waitMs + CALL_MS,
         annotate: b => ({
