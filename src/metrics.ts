@@ -167,6 +167,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['watch', 'reason'] as const,
       registers,
     }),
+    watchesConnected: new Gauge({
+      name: 'slotlock_etcd_watches_connected',
+      help: 'etcd watch calls of this replica that etcd created and that are still open, by watch (slots|elections|observe).',
+      labelNames: ['watch'] as const,
+      registers,
+    }),
     watchResyncs: new Counter({
       name: 'slotlock_etcd_watch_resyncs_total',
       help: 'etcd watches that could not resume (compacted past their revision) and re-read the current state, by watch (slots|elections|observe).',
@@ -225,6 +231,10 @@ export function watchCounters(m: Metrics, watch: (typeof watchNames)[number]) {
     resynced: () => {
       m.watchResyncs.inc({ watch });
     },
+    connected: (up: boolean) => {
+      if (up) m.watchesConnected.inc({ watch });
+      else m.watchesConnected.dec({ watch });
+    },
   };
 }
 
@@ -251,6 +261,7 @@ export function initMetricSeries(m: Metrics): void {
   for (const outcome of ['applied', 'rejected']) m.fencedWrites.inc({ outcome }, 0);
   for (const watch of watchNames) {
     m.watchResyncs.inc({ watch }, 0);
+    m.watchesConnected.set({ watch }, 0);
     for (const reason of ['disconnected', 'no_leader']) m.watchRestarts.inc({ watch, reason }, 0);
   }
   m.buildInfo.set({ ...buildInfo() }, 1);

@@ -37,10 +37,16 @@ export interface WatchOptions {
    * moves to another member (default true; the Go client's WithRequireLeader).
    */
   requireLeader?: boolean | undefined;
+  /**
+   * A call etcd has not confirmed ("created") within this time is given up and tried on the next
+   * member (default 3000 ms): a call can wait unbounded on a member that cannot be reached.
+   */
+  createTimeoutMs?: number | undefined;
 }
 
 const BACKOFF_FIRST_MS = 50;
 const BACKOFF_MAX_MS = 1000;
+const CREATE_TIMEOUT_MS = 3000;
 
 /**
  * Watches every key under `prefix` from `fromRevision` (inclusive) as an AsyncIterable. The resume
@@ -81,9 +87,18 @@ export async function* watchPrefix(
       /** Events up to the create response's revision may still be on their way (catch-up). */
       let catchUpTo = next - 1n;
       let fragments: WatchEvent[] = [];
+      let created = false;
+      const opened = call;
+      const createTimeoutMs = opts.createTimeoutMs ?? CREATE_TIMEOUT_MS;
+      const timer = setTimeout(() => {
+        if (!created) opened.close();
+      }, createTimeoutMs);
+      timer.unref();
       for await (const res of call.responses(signal)) {
         if (res.canceled) throw cancelError(res, prefix, next);
         if (res.created) {
+          created = true;
+          clearTimeout(timer);
           catchUpTo = BigInt(res.header.revision);
           backoff = BACKOFF_FIRST_MS;
           up = true;
@@ -106,6 +121,13 @@ export async function* watchPrefix(
           }
         }
       }
+      clearTimeout(timer);
+      if (aborted()) return;
+      throw new Error(
+        created
+          ? 'the watch call ended'
+          : `etcd did not create the watch within ${createTimeoutMs} ms`,
+      );
     } catch (err) {
       if (err instanceof WatchLostError) throw err;
       if (aborted()) return;

@@ -53,40 +53,54 @@ export async function* observeLeader(
   if (!start.resumed) yield await state(leader, start.revision);
 
   let next = BigInt(start.revision) + 1n;
-  while (!stopped()) {
-    try {
-      const watch = watchPrefix(store.client, prefix, next.toString(), {
-        signal,
-        onRestart: reason => opts.counters?.restarted(reason),
-      });
-      for await (const item of watch) {
-        if (item.type === 'progress') next = BigInt(item.revision) + 1n;
-        if (item.type !== 'events') continue;
-        for (const run of byRevision(item.events)) {
-          for (const e of run) candidates.apply(e);
-          const head = candidates.head();
-          const revision = run[0]?.revision ?? item.revision;
-          if (!sameLeader(head, leader)) {
-            leader = head;
-            yield await state(head, revision);
+  let up = false;
+  const callUp = (value: boolean) => {
+    if (up === value) return;
+    up = value;
+    opts.counters?.connected(value);
+  };
+  try {
+    while (!stopped()) {
+      try {
+        const watch = watchPrefix(store.client, prefix, next.toString(), {
+          signal,
+          onRestart: reason => opts.counters?.restarted(reason),
+        });
+        for await (const item of watch) {
+          if (item.type === 'connected' || item.type === 'disconnected') {
+            callUp(item.type === 'connected');
           }
+          if (item.type === 'progress') next = BigInt(item.revision) + 1n;
+          if (item.type !== 'events') continue;
+          for (const run of byRevision(item.events)) {
+            for (const e of run) candidates.apply(e);
+            const head = candidates.head();
+            const revision = run[0]?.revision ?? item.revision;
+            if (!sameLeader(head, leader)) {
+              leader = head;
+              yield await state(head, revision);
+            }
+          }
+          next = BigInt(item.revision) + 1n;
         }
-        next = BigInt(item.revision) + 1n;
+      } catch (err) {
+        callUp(false);
+        if (stopped()) return;
+        if (!(err instanceof WatchLostError)) throw err;
+        // Compacted past our position: continue from the current state.
+        opts.counters?.resynced();
+        start = await readFrom(store, prefix, undefined, signal);
+        candidates = new Candidates(start.kvs);
+        const head = candidates.head();
+        if (!sameLeader(head, leader)) {
+          leader = head;
+          yield await state(head, start.revision);
+        }
+        next = BigInt(start.revision) + 1n;
       }
-    } catch (err) {
-      if (stopped()) return;
-      if (!(err instanceof WatchLostError)) throw err;
-      // Compacted past our position: continue from the current state.
-      opts.counters?.resynced();
-      start = await readFrom(store, prefix, undefined, signal);
-      candidates = new Candidates(start.kvs);
-      const head = candidates.head();
-      if (!sameLeader(head, leader)) {
-        leader = head;
-        yield await state(head, start.revision);
-      }
-      next = BigInt(start.revision) + 1n;
     }
+  } finally {
+    callUp(false);
   }
 }
 

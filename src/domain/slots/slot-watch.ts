@@ -12,6 +12,8 @@ import {
 export interface WatchCounters {
   restarted(reason: WatchRestartReason): void;
   resynced(): void;
+  /** The watch call is up (etcd created it) or down again. */
+  connected(up: boolean): void;
 }
 
 /** Receives the changes of one slot (or of every slot, for the "*" listener). */
@@ -35,6 +37,8 @@ export class SlotWatch {
   private delivered = -1n;
   private running: Promise<void> | undefined;
   private connected = false;
+  /** The watch call is created and open (for the connected gauge). */
+  private callUp = false;
 
   constructor(
     private readonly store: EtcdStore,
@@ -43,6 +47,7 @@ export class SlotWatch {
     private readonly counters: WatchCounters = {
       restarted: () => undefined,
       resynced: () => undefined,
+      connected: () => undefined,
     },
   ) {}
 
@@ -89,6 +94,7 @@ export class SlotWatch {
   async close(): Promise<void> {
     this.abort.abort();
     await this.running;
+    this.setCallUp(false);
   }
 
   private async run(from: bigint): Promise<void> {
@@ -111,14 +117,17 @@ export class SlotWatch {
             next = this.delivered + 1n;
           } else if (item.type === 'disconnected') {
             this.connected = false;
+            this.setCallUp(false);
             this.forEach(l => {
               l.disconnected(item.error);
             });
           } else {
             this.connected = true;
+            this.setCallUp(true);
           }
         }
       } catch (err) {
+        this.setCallUp(false);
         // close() may have aborted while the watch was awaited.
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (this.abort.signal.aborted) return;
@@ -151,6 +160,12 @@ export class SlotWatch {
       }
     }
     return this.delivered + 1n;
+  }
+
+  private setCallUp(up: boolean): void {
+    if (this.callUp === up) return;
+    this.callUp = up;
+    this.counters.connected(up);
   }
 
   private dispatch(events: readonly WatchEvent[]): void {

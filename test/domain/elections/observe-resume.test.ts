@@ -84,6 +84,7 @@ describe('observe resumed with Last-Event-ID', () => {
             restarts++;
           },
           resynced: () => undefined,
+          connected: () => undefined,
         },
       });
       const collect = async () => {

@@ -80,5 +80,7 @@ describe('slot watch resync after compaction', () => {
     const resyncs = await svc.services.metrics.watchResyncs.get();
     const slotsResyncs = resyncs.values.find(v => v.labels.watch === 'slots')?.value ?? 0;
     expect(slotsResyncs).toBeGreaterThanOrEqual(1);
+    const connected = await svc.services.metrics.watchesConnected.get();
+    expect(connected.values.find(v => v.labels.watch === 'slots')?.value).toBe(1);
   });
 });

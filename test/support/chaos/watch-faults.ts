@@ -14,6 +14,23 @@ import { nowMs, type FaultRecord } from './records.js';
 
 const portOf = (url: string): number => Number(new URL(url).port);
 
+/** s1's watch restarts (by watch) and connected watch calls (by watch), from its /metrics. */
+async function watchState(url: string) {
+  const text = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) }).then(r =>
+    r.text(),
+  );
+  const restarts: Record<string, number> = {};
+  const connected: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^slotlock_etcd_(watch_restarts_total|watches_connected)\{(.*)\} (\S+)$/.exec(line);
+    const watch = /watch="(\w+)"/.exec(m?.[2] ?? '')?.[1];
+    if (m === null || watch === undefined) continue;
+    const into = m[1] === 'watches_connected' ? connected : restarts;
+    into[watch] = (into[watch] ?? 0) + Number(m[3]);
+  }
+  return { restarts, connected };
+}
+
 /** True when `member` says it has no leader (its own view, answered without the quorum). */
 async function leaderless(member: EtcdMember): Promise<boolean> {
   const res = await fetch(`${member.clientUrl}/v3/maintenance/status`, {
@@ -94,7 +111,8 @@ async function compactWhileCutOff(ctx: FaultContext, n: number): Promise<FaultRe
 
 /**
  * A follower is cut off from its peers while s1 watches through it: s1 is first made to reach only
- * that member (connections to the others dropped and refused, so its watches reconnect there), then
+ * that member (connections to the others dropped and refused, so its watches reconnect there, as
+ * s1's `slotlock_etcd_watches_connected` shows), then
  * the member is isolated (nft in a namespaced run, else peer proxies) and s1 may reach the others
  * again. The member loses its leader and cancels s1's watches (hasleader): they must move.
  */
@@ -108,12 +126,24 @@ export async function isolateWatchedMember(ctx: FaultContext): Promise<FaultReco
   if (onlyThere === undefined) throw new Error('no proxy for the follower');
   const peers = ctx.cluster.members.filter(m => m !== member).map(m => portOf(m.peerUrl));
   let start: number;
+  const s1 = ctx.replicas[0];
+  if (s1 === undefined) throw new Error('no replica s1');
+  const before = await watchState(s1.url);
   for (const p of others) p.down();
   try {
     onlyThere.drop();
-    await until('s1 connected to the follower only', () => onlyThere.connections > 0, 10_000);
-    // s1's watches retry with a backoff of at most 1 s: let each land on the follower.
-    await sleep(1500);
+    // Both watches of s1 failed since, and are connected again: through the follower, the only
+    // member s1 can reach.
+    await until(
+      "s1's watches re-created through the follower",
+      async () => {
+        const now = await watchState(s1.url);
+        return ['slots', 'elections'].every(
+          w => (now.restarts[w] ?? 0) > (before.restarts[w] ?? 0) && now.connected[w] === 1,
+        );
+      },
+      20_000,
+    );
     start = nowMs();
     if (ctx.netns) await isolate(index, portOf(member.peerUrl), peers);
     else if (ctx.partition !== undefined) ctx.partition.isolate(member.name);
