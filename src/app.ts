@@ -9,7 +9,7 @@ import { healthRouter } from './http/health.js';
 import { httpMetrics } from './http/http-metrics.js';
 import { methodNotAllowed } from './http/method-not-allowed.js';
 import { notFound, problemHandler } from './http/problem.js';
-import { rateLimits } from './http/limits/rate-limits.js';
+import { principalRateLimit, replicaRateLimit } from './http/limits/rate-limits.js';
 import { requestLog } from './http/request-log.js';
 import { sessionsRouter } from './http/sessions/routes.js';
 import { slotsRouter } from './http/slots/routes.js';
@@ -28,8 +28,10 @@ export function createApp(s: Services): Express {
   app.set('etag', false);
   app.use(requestLog(s.log));
   app.use(httpMetrics(s.metrics));
+  // The replica's rate limit before authentication (bad credentials count too), the principal's after.
+  app.use(replicaRateLimit(s.config));
   app.use(authenticate(s.auth));
-  app.use(rateLimits(s.config));
+  app.use(principalRateLimit(s.config));
   // The hot routes first: each router a request passes on the way costs it a little.
   app.use(slotsRouter(s));
   app.use(bundlesRouter(s));

@@ -42,28 +42,25 @@ function limited(scope: 'principal' | 'replica', c: Config): RequestHandler {
   });
 }
 
+const pass: RequestHandler = (_req, _res, next) => {
+  next();
+};
+
 /**
- * The request rate limits of the API (`/v1/...`), in memory on this replica: per principal
- * (`RATE_LIMIT_PRINCIPAL` requests per `RATE_LIMIT_WINDOW_S`) and for the whole replica
- * (`RATE_LIMIT_REPLICA`). Over a limit: 429 `rate_limited` problem+json with `Retry-After`; every
- * limited response carries `RateLimit` and `RateLimit-Policy`. Put it after authentication, so the
- * principal is known. A limit of 0 is off.
+ * The replica's request rate limit of the API (`/v1/...`): at most `RATE_LIMIT_REPLICA` requests
+ * per `RATE_LIMIT_WINDOW_S` on this replica, whoever sends them. Put it before authentication, so
+ * requests with bad credentials count too. Over it: 429 `rate_limited` (`scope: "replica"`) with
+ * `Retry-After`; every limited response carries `RateLimit` and `RateLimit-Policy`. 0 is off.
  */
-export function rateLimits(c: Config): RequestHandler {
-  const [first, second] = [
-    c.RATE_LIMIT_PRINCIPAL > 0 ? limited('principal', c) : undefined,
-    c.RATE_LIMIT_REPLICA > 0 ? limited('replica', c) : undefined,
-  ].filter(h => h !== undefined);
-  if (first === undefined)
-    return (_req, _res, next) => {
-      next();
-    };
-  if (second === undefined) return first;
-  // The principal's limit first: a request it refuses does not use up the replica's budget.
-  return (req, res, next) => {
-    void first(req, res, err => {
-      if (err !== undefined) next(err);
-      else void second(req, res, next);
-    });
-  };
+export function replicaRateLimit(c: Config): RequestHandler {
+  return c.RATE_LIMIT_REPLICA > 0 ? limited('replica', c) : pass;
+}
+
+/**
+ * The per-principal request rate limit of the API, in memory on this replica:
+ * `RATE_LIMIT_PRINCIPAL` requests per `RATE_LIMIT_WINDOW_S`. Put it after authentication, so the
+ * principal is known. Over it: 429 `rate_limited` (`scope: "principal"`). 0 is off.
+ */
+export function principalRateLimit(c: Config): RequestHandler {
+  return c.RATE_LIMIT_PRINCIPAL > 0 ? limited('principal', c) : pass;
 }

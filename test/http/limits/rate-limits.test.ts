@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
-import { rateLimits } from '../../../src/http/limits/rate-limits.js';
+import { principalRateLimit, replicaRateLimit } from '../../../src/http/limits/rate-limits.js';
+import { DomainError } from '../../../src/domain/errors.js';
 import { problemHandler } from '../../../src/http/problem.js';
 import { call, startTestService, type TestService } from '../../support/app.js';
 
@@ -71,12 +72,19 @@ describe('rate limit middleware: principals and the replica', () => {
   /** A tiny app behind the limits whose principal comes from an `x-test-principal` header. */
   async function serve(env: Record<string, string>): Promise<string> {
     const app = express();
+    const config = loadConfig(env);
+    // As in app.ts: the replica's limit, authentication, the principal's limit.
+    app.use(replicaRateLimit(config));
     app.use((req, res, next) => {
+      if (req.headers['x-test-bad-credential'] !== undefined) {
+        next(new DomainError('unauthenticated', 'bad credential'));
+        return;
+      }
       const id = req.headers['x-test-principal'];
       if (typeof id === 'string') res.locals.principal = { id };
       next();
     });
-    app.use(rateLimits(loadConfig(env)));
+    app.use(principalRateLimit(config));
     app.get('/v1/ping', (_req, res) => {
       res.json({ ok: true });
     });
@@ -115,14 +123,38 @@ describe('rate limit middleware: principals and the replica', () => {
       RATE_LIMIT_REPLICA: '3',
       RATE_LIMIT_WINDOW_S: '30',
     });
-    for (const who of ['a', 'b', 'c']) expect((await get(url, who)).status).toBe(200);
+    const first = await get(url, 'a');
+    expect(first.status).toBe(200);
+    // An accepted request carries both policies, one item each.
+    const policy = first.headers.get('ratelimit-policy') ?? '';
+    expect(policy).toMatch(/"replica"; q=3; w=30/);
+    expect(policy).toMatch(/"principal"; q=100; w=30/);
+    expect(first.headers.get('ratelimit')).toMatch(
+      /"replica"; r=2; t=\d+, "principal"; r=99; t=\d+/,
+    );
+    for (const who of ['b', 'c']) expect((await get(url, who)).status).toBe(200);
     const refused = await get(url, 'd');
     expect(refused.status).toBe(429);
     expect(refused.body).toMatchObject({ code: 'rate_limited', scope: 'replica', limit: 3 });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    const policy = refused.headers.get('ratelimit-policy') ?? '';
-    expect(policy).toMatch(/"principal"; q=100; w=30/);
-    expect(policy).toMatch(/"replica"; q=3; w=30/);
+    expect(refused.headers.get('ratelimit')).toMatch(/^"replica"; r=0; t=\d+$/);
+  });
+
+  it('counts requests refused for bad credentials against the replica', async () => {
+    const url = await serve({
+      RATE_LIMIT_PRINCIPAL: '100',
+      RATE_LIMIT_REPLICA: '2',
+      RATE_LIMIT_WINDOW_S: '30',
+    });
+    for (let i = 0; i < 2; i++) {
+      const bad = await call(url, 'GET', '/v1/ping', { headers: { 'x-test-bad-credential': '1' } });
+      expect(bad.status).toBe(401);
+    }
+    const flooded = await call(url, 'GET', '/v1/ping', {
+      headers: { 'x-test-bad-credential': '1' },
+    });
+    expect(flooded.status).toBe(429);
+    expect(flooded.body).toMatchObject({ code: 'rate_limited', scope: 'replica' });
   });
 
   it('is off with a limit of 0', async () => {
