@@ -4,7 +4,7 @@
  * and of etcd from /proc, so the row can say what the limit is: etcd's CPU, the service's CPU, or
  * the machine's cores shared by all of them.
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { closedLoop, type LoopResult } from './load.js';
 import { startService } from './procs.js';
 import type { Context } from './scenarios.js';
@@ -45,6 +45,11 @@ export function judgeLimit(cores: number, two: [ReplicaRun, ReplicaRun]): string
   }
   if (etcd >= 0.85) return `etcd CPU (${split})`;
   if (Math.max(a.usage.svcCores, b.usage.svcCores) >= 0.85) return `service CPU (${split})`;
+  // Other work on the machine takes the cores these processes wait for.
+  const load = loadavg()[0] ?? 0;
+  if (load >= cores) {
+    return `the machine's cores, taken by other work (load avg ${load.toFixed(1)} on ${cores} cores; ${split})`;
+  }
   return `no CPU saturated: latency-bound (${split})`;
 }
 

@@ -82,6 +82,9 @@ async function handoverByWaiters(ctx: Context): Promise<WaitersHandover[]> {
           // Clients share 64 sessions (as dispatchers of one process would): 2,048 lease grants
           // at once only measure etcd's lease_grant under a burst.
           sessions: 64,
+          // 2,048 acquires in the same millisecond trip the service's etcd breaker on a loaded
+          // machine: each loop's first acquires arrive over `waiters` ms (the queue still forms).
+          rampMs: waiters,
         },
         probe,
       );

@@ -132,10 +132,13 @@ export async function contended(
     waitMs?: number;
     /** Distinct sessions the clients share (default: one per client). */
     sessions?: number;
+    /** Spread each loop's first acquires over this long (client w starts at w/clients of it). */
+    rampMs?: number;
   },
   probe?: Probe,
 ): Promise<ContendedResult> {
-  const http = new HttpJson(url, o.clients);
+  // Idle sockets are closed by the client first (a warm-up leaves early finishers idle for long).
+  const http = new HttpJson(url, o.clients, IDLE_SOCKET_MS);
   const waitMs = o.waitMs ?? 20_000;
   try {
     const loop = await withSessions(
@@ -143,7 +146,12 @@ export async function contended(
       o.mode,
       o.clients,
       async sessions => {
+        let ramped = new Set<number>();
         const op = async (w: number) => {
+          if (o.rampMs !== undefined && !ramped.has(w)) {
+            ramped.add(w);
+            await new Promise(resolve => setTimeout(resolve, ((o.rampMs ?? 0) * w) / o.clients));
+          }
           const started = performance.now();
           let waitedMs = 0;
           await cycle(
@@ -160,6 +168,7 @@ export async function contended(
         const loopOptions = { ...o.phase, concurrency: o.clients };
         if (o.phase.warmupMs > 0)
           await closedLoop({ ...loopOptions, durationMs: o.phase.warmupMs }, op);
+        ramped = new Set<number>();
         return closedLoop(loopOptions, op, probe);
       },
       o.sessions,
