@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { EtcdStore } from '../../etcd/store.js';
 import type { ContenderSpace } from '../../etcd/keys.js';
@@ -156,7 +157,7 @@ export class SlotWatch {
         this.connected = true;
         return revision + 1n;
       } catch {
-        await new Promise(resolve => setTimeout(resolve, delay));
+        await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
       }
     }
     return this.delivered + 1n;
