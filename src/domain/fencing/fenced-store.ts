@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ContenderSpace, KeyLayout } from '../../etcd/keys.js';
-import type { EtcdStore, KeyValue, TxnOp } from '../../etcd/store.js';
+import type { EtcdStore, TxnOp } from '../../etcd/store.js';
 import { rangeAt } from '../../etcd/store.js';
 import type { Metrics } from '../../metrics.js';
 import { DomainError } from '../errors.js';
@@ -14,7 +14,7 @@ import {
 import { decodeHolder, type FencingToken } from '../grant.js';
 import { holderKey } from '../bundles/bundle.js';
 import { ownerProbe } from '../ownership.js';
-import { delayKeysOp } from '../slots/lock-delay.js';
+import { blockedAhead, blockedAheadOps } from '../slots/lock-delay.js';
 import type { FencedLedger } from './fenced-ledger.js';
 import { fencedRejection, markerToken } from './fenced-rejection.js';
 
@@ -241,8 +241,7 @@ export class FencedStore {
     // Lock-delay: the delay keys, and the contenders up to `token` (keys only) to tell whose
     // holder is gone.
     const delayAt = ops.length;
-    ops.push(delayKeysOp(this.d.space, w.slot));
-    ops.push({ range: { prefix, maxCreateRevision: w.token, keysOnly: true } });
+    ops.push(...blockedAheadOps(this.d.space, w.slot, w.token));
     const res = await this.d.store.txn({ compare: [], success: ops }, { signal });
     const recordKv = rangeAt(res.results, 0).kvs[0];
     const record = recordKv === undefined ? undefined : decodeFencedRecord(recordKv);
@@ -288,19 +287,4 @@ export class FencedStore {
       );
     }
   }
-}
-
-/** Delay keys with a token below `token` whose holder is no longer a contender (see lock-delay.ts). */
-function blockedAhead(
-  token: string,
-  delayKeys: readonly KeyValue[],
-  contenders: readonly KeyValue[],
-): number {
-  const live = new Set(contenders.map(kv => kv.createRevision));
-  let blocked = 0;
-  for (const kv of delayKeys) {
-    const t = kv.key.slice(kv.key.lastIndexOf('/') + 1);
-    if (/^\d+$/.test(t) && BigInt(t) < BigInt(token) && !live.has(t)) blocked++;
-  }
-  return blocked;
 }

@@ -38,6 +38,33 @@ export function blockedPlaces(delayKeys: readonly KeyValue[], head: readonly Key
 }
 
 /**
+ * Places ahead of `token` still closed by lock-delay: delay keys with a lower token whose holder
+ * is no longer among `contenders` (the slot's contender keys up to `token`, keys only). A
+ * contender behind them is not granted yet, whatever its place in the queue.
+ */
+export function blockedAhead(
+  token: FencingToken,
+  delayKeys: readonly KeyValue[],
+  contenders: readonly KeyValue[],
+): number {
+  const live = new Set(contenders.map(kv => kv.createRevision));
+  let blocked = 0;
+  for (const kv of delayKeys) {
+    const t = kv.key.slice(kv.key.lastIndexOf('/') + 1);
+    if (/^\d+$/.test(t) && BigInt(t) < BigInt(token) && !live.has(t)) blocked++;
+  }
+  return blocked;
+}
+
+/** The reads {@link blockedAhead} needs, inside a transaction: delay keys, contenders up to `token`. */
+export function blockedAheadOps(space: ContenderSpace, name: string, token: FencingToken): TxnOp[] {
+  return [
+    delayKeysOp(space, name),
+    { range: { prefix: space.contenders(name), maxCreateRevision: token, keysOnly: true } },
+  ];
+}
+
+/**
  * Writes the delay key of a new holder, on its own lease, only while the holder's key still
  * exists at `token`. Returns the delay lease id; fails with `grant_gone` if the holder vanished.
  */

@@ -5,7 +5,7 @@ import type { Metrics } from '../../metrics.js';
 import { DomainError } from '../errors.js';
 import { compareTokens, decodeHolder, timeRemaining, type FencingToken } from '../grant.js';
 import { idOfSecret, secretFromIdempotencyKey } from '../secrets.js';
-import { blockedPlaces, delayKeysOp } from './lock-delay.js';
+import { blockedAhead, blockedAheadOps, blockedPlaces, delayKeysOp } from './lock-delay.js';
 import { memberStandings, type MemberStanding } from '../bundles/bundle-views.js';
 
 /** A holder as shown to anyone: never its secret. */
@@ -145,10 +145,11 @@ export class SlotReader {
         success: [
           { range: { prefix, sort: { target: 'create', order: 'asc' }, limit: 1 } },
           {
-            range: { prefix, minCreateRevision: token, maxCreateRevision: token, countOnly: true },
+            range: { prefix, minCreateRevision: token, maxCreateRevision: token, limit: 1 },
           },
           { range: { prefix, maxCreateRevision: before, countOnly: true } },
           { range: { key: this.space.releaseMarker(slot) } },
+          ...blockedAheadOps(this.space, slot, token),
         ],
       },
       opts,
@@ -172,13 +173,29 @@ export class SlotReader {
         highest = top.createRevision;
       }
     }
-    const current = exists && ahead < capacity;
+    // A contender behind a place closed by lock-delay is not granted yet: not current.
+    const blocked = blockedAhead(token, rangeAt(res.results, 4).kvs, rangeAt(res.results, 5).kvs);
+    const current = exists && ahead + blocked < capacity;
     // A read is not a stale write: only a token below one already handed out is stale. A token
     // never issued (above every holder and the last release) or still waiting is not counted.
     if (!current && highest !== null && compareTokens(token, highest) < 0) {
       this.metrics.staleTokens.inc({ source: 'check' });
     }
-    return { slot, token, current, highestToken: highest, revision: res.revision };
+    // A bundle member is current only while its bundle holds every one of its slots.
+    const own = rangeAt(res.results, 1).kvs[0];
+    const partial =
+      current &&
+      own !== undefined &&
+      (await memberStandings(this.store, this.space, [own], res.revision, opts.signal)).get(
+        own.key,
+      )?.holds === false;
+    return {
+      slot,
+      token,
+      current: current && !partial,
+      highestToken: highest,
+      revision: res.revision,
+    };
   }
 
   /** Queue position (0 = first) of the acquire made with `idempotencyKey`. */
@@ -208,9 +225,18 @@ export class SlotReader {
       },
       opts,
     );
+    const delays = await this.store.txn({
+      compare: [],
+      success: blockedAheadOps(this.space, slot, kv.createRevision),
+    });
+    const blocked = blockedAhead(
+      kv.createRevision,
+      rangeAt(delays.results, 0).kvs,
+      rangeAt(delays.results, 1).kvs,
+    );
     return {
       position: ahead.count,
-      holding: ahead.count < capacity,
+      holding: ahead.count + blocked < capacity,
       token: kv.createRevision,
       capacity,
     };

@@ -76,6 +76,10 @@ describe('lock-delay with retries and cancels', () => {
       headers: { 'idempotency-key': key },
     });
     expect(queued.body.position).toBe(0);
+    // Neither the queue view nor the token check calls it a holder yet.
+    expect(queued.body.holding).toBe(false);
+    const check = await call(svc.url, 'GET', `/v1/slots/${slot}/tokens/${queued.body.token}`);
+    expect(check.body.current).toBe(false);
     const write = await call(svc.url, 'PUT', `/v1/slots/${slot}/fenced/rec`, {
       body: { token: queued.body.token, value: 'early' },
       headers: { 'slotlock-secret': secretFromIdempotencyKey(key, slot) },
