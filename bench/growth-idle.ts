@@ -37,11 +37,23 @@ export function per1000(c: IdleCost): { rssMb: number; heapMb: number; cpuPct: n
   };
 }
 
+/**
+ * CPU over `ms`, and the smallest RSS and V8 heap in use seen in scrapes 250 ms apart: the heap
+ * right after a collection is the live heap (a single scrape also counts garbage not yet collected).
+ */
 async function sample(url: string, ms: number) {
   const before = await scrape(url);
-  await sleep(ms);
-  const after = await scrape(url);
-  return { cores: cpuDelta(before, after).cores, rssMb: rssMb(after), heapMb: heapUsedMb(after) };
+  let last = before;
+  let rss = rssMb(before);
+  let heap = heapUsedMb(before);
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    await sleep(250);
+    last = await scrape(url);
+    rss = Math.min(rss, rssMb(last));
+    heap = Math.min(heap, heapUsedMb(last));
+  }
+  return { cores: cpuDelta(before, last).cores, rssMb: rss, heapMb: heap };
 }
 
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number) {
