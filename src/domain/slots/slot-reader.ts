@@ -145,7 +145,7 @@ export class SlotReader {
         success: [
           { range: { prefix, sort: { target: 'create', order: 'asc' }, limit: 1 } },
           {
-            range: { prefix, minCreateRevision: token, maxCreateRevision: token, countOnly: true },
+            range: { prefix, minCreateRevision: token, maxCreateRevision: token, limit: 1 },
           },
           { range: { prefix, maxCreateRevision: before, countOnly: true } },
           { range: { key: this.space.releaseMarker(slot) } },
@@ -181,7 +181,20 @@ export class SlotReader {
     if (!current && highest !== null && compareTokens(token, highest) < 0) {
       this.metrics.staleTokens.inc({ source: 'check' });
     }
-    return { slot, token, current, highestToken: highest, revision: res.revision };
+    // A bundle member is current only while its bundle holds every one of its slots.
+    const own = rangeAt(res.results, 1).kvs[0];
+    const partial =
+      current &&
+      own !== undefined &&
+      (await memberStandings(this.store, this.space, [own], res.revision, opts.signal)).get(own.key)
+        ?.holds === false;
+    return {
+      slot,
+      token,
+      current: current && !partial,
+      highestToken: highest,
+      revision: res.revision,
+    };
   }
 
   /** Queue position (0 = first) of the acquire made with `idempotencyKey`. */

@@ -53,6 +53,10 @@ describe('bundles in slot views', () => {
       }),
     ]);
     expect(a.body.waiting).toBe(1);
+    // Its token is not current in "t8-a" either, while it waits for "t8-b".
+    const waitingToken = a.body.reservedByBundles[0].token as string;
+    const early = await call(svc.url, 'GET', `/v1/slots/t8-a/tokens/${waitingToken}`);
+    expect(early.body.current).toBe(false);
     const b = await call(svc.url, 'GET', '/v1/slots/t8-b');
     expect(b.body.holders.map((h: { token: string }) => h.token)).toEqual([holder.body.token]);
     expect(b.body.waiting).toBe(1);
@@ -69,6 +73,8 @@ describe('bundles in slot views', () => {
         }),
       ]);
     }
+    const check = await call(svc.url, 'GET', `/v1/slots/t8-a/tokens/${granted.body.token}`);
+    expect(check.body.current).toBe(true);
     // The status page's data shows the bundle holder as such.
     const status = await call(svc.url, 'GET', '/v1/status');
     const row = status.body.slots.items.find((x: { slot: string }) => x.slot === 't8-a');
