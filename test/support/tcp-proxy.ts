@@ -75,8 +75,9 @@ export class TcpProxy {
   }
 
   /**
-   * Loses etcd's next answer: what etcd sends is forwarded until a chunk ends a gRPC message
-   * (the next non-empty DATA frame); that chunk is discarded and every connection dropped. The
+   * Loses etcd's next answer to a unary call: what etcd sends is forwarded until a chunk ends a
+   * gRPC message on a stream newer than every stream answered before (a txn, range or lease call,
+   * not a watch event or keepalive); that chunk is discarded and every connection dropped. The
    * request was applied by etcd; its answer never arrives (an answer lost after commit).
    */
   loseNextAnswer(): void {
@@ -132,7 +133,7 @@ export class TcpProxy {
     const frames = new FrameScanner();
     upstream.on('data', chunk => {
       const ends = frames.scan(chunk);
-      if (this.loseAnswer && ends.length > 0) {
+      if (this.loseAnswer && frames.newCall) {
         this.loseAnswer = false;
         this.drop();
       } else if (this.holding) {
@@ -157,10 +158,16 @@ class FrameScanner {
   private header = Buffer.alloc(0);
   private remaining = 0;
   private inData = false;
+  private stream = 0;
+  /** The highest stream id a DATA frame has ended on so far. */
+  private newest = 0;
+  /** Whether a DATA frame ending in the last scanned chunk opened a new (unary) call's answer. */
+  newCall = false;
 
   /** Offsets in `chunk` just past each non-empty DATA frame that ends in it. */
   scan(chunk: Buffer): number[] {
     const ends: number[] = [];
+    this.newCall = false;
     let i = 0;
     while (i < chunk.length) {
       if (this.remaining > 0) {
@@ -170,6 +177,12 @@ class FrameScanner {
         if (this.remaining === 0 && this.inData) {
           this.inData = false;
           ends.push(i);
+          // Streams are numbered in creation order: a higher id than any answered before is a
+          // call started after every open watch or keepalive stream (a txn, a range, a grant).
+          if (this.stream > this.newest) {
+            this.newest = this.stream;
+            this.newCall = true;
+          }
         }
         continue;
       }
@@ -179,6 +192,7 @@ class FrameScanner {
       if (this.header.length < 9) break;
       this.remaining = this.header.readUIntBE(0, 3);
       this.inData = this.header[3] === 0 && this.remaining > 0;
+      this.stream = this.header.readUInt32BE(5) & 0x7fffffff;
       this.header = Buffer.alloc(0);
     }
     return ends;

@@ -9,14 +9,14 @@ import type { FaultContext } from './faults.js';
 import { nowMs, type FaultRecord } from './records.js';
 
 /**
- * Eight times over `faultMs`, the next answer etcd sends to replica s1 on each connection is lost
+ * Sixteen times over `faultMs`, the next answer etcd sends to replica s1 on each connection is lost
  * and the connection dropped: the request (often an acquire or release transaction, batched or
  * not) was applied, its answer never arrives. s1 must report "outcome unknown", clean up only what
  * it created, and a retry with the same Idempotency-Key must find the grant.
  */
 export async function loseAnswers(ctx: FaultContext): Promise<FaultRecord> {
   const start = nowMs();
-  const times = 8;
+  const times = 16;
   for (let i = 0; i < times; i++) {
     for (const p of ctx.s1Proxies) p.loseNextAnswer();
     await sleep(ctx.spec.faultMs / times);

@@ -69,7 +69,7 @@ export function faultLabel(s: ScenarioSpec): string {
     case 'isolate-watched-member':
       return `isolate the etcd follower s1 watches through for ${s.faultMs / 1000} s`;
     case 'lose-answers':
-      return `lose etcd's next answer to s1 after commit, 8 times in ${s.faultMs / 1000} s`;
+      return `lose etcd's next answer to s1 after commit, 16 times in ${s.faultMs / 1000} s`;
     case 'nospace':
       return `etcd NOSPACE alarm for ${s.faultMs / 1000} s, then disarm, compact, defrag`;
   }
