@@ -21,10 +21,17 @@ export async function cancelAcquire(
     if (kv === undefined) break;
     // The delay key is named by the token (the key's create revision), known only once read.
     const delayKey = c.space.delay(slot, kv.createRevision);
+    // A session grant's quota ledger key goes with it (a per-grant lease's goes with the lease).
+    const ledgerKey = decodeHolder(kv)?.q;
     const res = await c.store.txn(
       {
         compare: [{ key, target: 'create', op: '==', value: kv.createRevision }],
-        success: [{ range: { key: delayKey } }, { delete: { key } }, { delete: { key: delayKey } }],
+        success: [
+          { range: { key: delayKey } },
+          { delete: { key } },
+          { delete: { key: delayKey } },
+          ...(ledgerKey === undefined ? [] : [{ delete: { key: ledgerKey } }]),
+        ],
       },
       opts,
     );

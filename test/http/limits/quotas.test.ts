@@ -2,6 +2,7 @@
  * Per-principal quotas: grants (held or queued, counted in etcd across replicas), waiters (per
  * replica), election candidacies and sessions. Over a quota: 429 quota_exceeded, nothing written.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniquePrefix } from '../../support/etcd.js';
 import { call, startTestService, type TestService } from '../../support/app.js';
@@ -85,7 +86,7 @@ describe('grant quota under a session', () => {
     }
   });
 
-  it('frees a session waiter’s place when its wait times out', async () => {
+  it('frees a session waiter’s place when its wait times out or it is withdrawn', async () => {
     const prefix = svc.services.quotas.ledgerPrefix('grants', 'anonymous');
     const ledger = async () => (await svc.services.store.range({ prefix, countOnly: true })).count;
     const held = await acquire(svc.url, 'qs-held');
@@ -95,6 +96,19 @@ describe('grant quota under a session', () => {
     expect(waited.status).toBe(409);
     expect(waited.body.code).toBe('wait_timeout');
     await expect.poll(ledger).toBe(1);
+    // A session waiter withdrawn by its Idempotency-Key frees its place too.
+    const key = randomUUID();
+    const keyed = call(svc.url, 'POST', '/v1/slots/qs-held/grants', {
+      body: { holder: 'k', ttlSeconds: 30, session: s.body.session, waitMs: 15_000 },
+      headers: { 'idempotency-key': key },
+    });
+    await expect.poll(ledger, { timeout: 5000 }).toBe(2);
+    const cancelled = await call(svc.url, 'DELETE', '/v1/slots/qs-held/queue', {
+      headers: { 'idempotency-key': key },
+    });
+    expect(cancelled.status).toBe(204);
+    expect((await keyed).status).toBe(409);
+    expect(await ledger()).toBe(1);
     await call(svc.url, 'DELETE', `/v1/slots/qs-held/grants/${held.body.token}`, {
       headers: secret(held.body.secret),
     });
