@@ -1,0 +1,190 @@
+import type { ICompare, IKeyValue, IRangeRequest, IRequestOp, IResponseOp } from 'etcd3';
+import { prefixEnd } from './keys.js';
+
+/*
+ * The wire shapes of slotlock's transactions: its own types for keys, compares, ranges and ops,
+ * and their conversion to and from etcd3's gRPC messages. Pure functions, no calls.
+ */
+
+/** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */
+export interface KeyValue {
+  key: string;
+  value: string;
+  createRevision: string;
+  modRevision: string;
+  version: string;
+  lease: string;
+}
+
+/** One condition of a transaction, e.g. `{ key, target: 'create', op: '==', value: '0' }`. */
+export interface Compare {
+  key: string;
+  target: 'create' | 'mod' | 'version' | 'value' | 'lease';
+  op: '==' | '!=' | '>' | '<';
+  value: string;
+}
+
+/** A key range: one key, or every key under a prefix, with optional etcd filters. */
+export interface RangeSpec {
+  key?: string;
+  prefix?: string;
+  limit?: number;
+  sort?: { target: 'create' | 'key' | 'mod'; order: 'asc' | 'desc' };
+  minCreateRevision?: string;
+  maxCreateRevision?: string;
+  countOnly?: boolean;
+  keysOnly?: boolean;
+  /** Read the store as it was at this revision (etcd history); fails once it is compacted. */
+  revision?: string;
+}
+
+export type TxnOp =
+  | { put: { key: string; value: string; lease?: string; ignoreLease?: boolean } }
+  | { delete: { key: string } | { prefix: string } }
+  | { range: RangeSpec };
+
+export type TxnResult =
+  | { kind: 'range'; kvs: KeyValue[]; count: number }
+  | { kind: 'put' }
+  | { kind: 'delete'; deleted: number };
+
+/** A transaction: `compare` all true → `success` ops, else `failure` ops. */
+export interface Txn {
+  compare: Compare[];
+  success: TxnOp[];
+  failure?: TxnOp[];
+}
+
+const compareTarget = {
+  create: 'Create',
+  mod: 'Mod',
+  version: 'Version',
+  value: 'Value',
+  lease: 'Lease',
+} as const;
+const compareResult = { '==': 'Equal', '!=': 'NotEqual', '>': 'Greater', '<': 'Less' } as const;
+const sortTarget = { create: 'Create', key: 'Key', mod: 'Mod' } as const;
+const sortOrder = { asc: 'Ascend', desc: 'Descend' } as const;
+
+/** A slotlock compare as etcd3's wire compare. */
+export function toCompare(c: Compare): ICompare {
+  const base: ICompare = {
+    key: Buffer.from(c.key),
+    target: compareTarget[c.target],
+    result: compareResult[c.op],
+  };
+  switch (c.target) {
+    case 'create':
+      return { ...base, create_revision: c.value };
+    case 'mod':
+      return { ...base, mod_revision: c.value };
+    case 'version':
+      return { ...base, version: c.value };
+    case 'value':
+      return { ...base, value: Buffer.from(c.value) };
+    case 'lease':
+      return { ...base, lease: c.value };
+  }
+}
+
+/** A slotlock range as etcd3's range request (prefix → range_end, filters, count/keys only). */
+export function toRangeRequest(spec: RangeSpec): IRangeRequest {
+  const req: IRangeRequest = {};
+  if (spec.prefix !== undefined) {
+    req.key = Buffer.from(spec.prefix);
+    req.range_end = prefixEnd(spec.prefix);
+  } else if (spec.key !== undefined) {
+    req.key = Buffer.from(spec.key);
+  } else {
+    throw new Error('a range needs a key or a prefix');
+  }
+  if (spec.limit !== undefined) req.limit = spec.limit;
+  if (spec.sort !== undefined) {
+    req.sort_target = sortTarget[spec.sort.target];
+    req.sort_order = sortOrder[spec.sort.order];
+  }
+  if (spec.minCreateRevision !== undefined) req.min_create_revision = spec.minCreateRevision;
+  if (spec.maxCreateRevision !== undefined) req.max_create_revision = spec.maxCreateRevision;
+  if (spec.revision !== undefined) req.revision = spec.revision;
+  if (spec.countOnly === true && !hasFilter(spec)) req.count_only = true;
+  if (spec.keysOnly === true || (spec.countOnly === true && hasFilter(spec))) req.keys_only = true;
+  return req;
+}
+
+/** A slotlock op (put, delete, range) as etcd3's request op. */
+export function toRequestOp(op: TxnOp): IRequestOp {
+  if ('put' in op) {
+    return {
+      request_put: {
+        key: Buffer.from(op.put.key),
+        value: Buffer.from(op.put.value),
+        ...(op.put.lease === undefined ? {} : { lease: op.put.lease }),
+        ...(op.put.ignoreLease === true ? { ignore_lease: true } : {}),
+      },
+    };
+  }
+  if ('delete' in op) {
+    const d = op.delete;
+    return 'prefix' in d
+      ? { request_delete_range: { key: Buffer.from(d.prefix), range_end: prefixEnd(d.prefix) } }
+      : { request_delete_range: { key: Buffer.from(d.key) } };
+  }
+  return { request_range: toRangeRequest(op.range) };
+}
+
+/**
+ * etcd computes `count` before applying the create-revision filters, so a filtered count is
+ * taken from the keys returned instead (the request was sent keys-only).
+ */
+export function hasFilter(spec: RangeSpec): boolean {
+  return spec.minCreateRevision !== undefined || spec.maxCreateRevision !== undefined;
+}
+
+/** A range answer as slotlock sees it (see {@link hasFilter} for the count). */
+export function toRangeResult(
+  spec: RangeSpec | undefined,
+  kvs: IKeyValue[],
+  count: string,
+): { kvs: KeyValue[]; count: number } {
+  if (spec !== undefined && hasFilter(spec)) {
+    return spec.countOnly === true
+      ? { kvs: [], count: kvs.length }
+      : { kvs: kvs.map(toKeyValue), count: kvs.length };
+  }
+  return { kvs: kvs.map(toKeyValue), count: Number(count) };
+}
+
+/** One op's answer of a transaction as slotlock sees it. */
+export function toResult(r: IResponseOp, op: TxnOp | undefined): TxnResult {
+  // etcd3 types every member as present; on the wire only the one matching the op is set.
+  const range = r.response_range as IResponseOp['response_range'] | null | undefined;
+  const deleted = r.response_delete_range as
+    IResponseOp['response_delete_range'] | null | undefined;
+  if (range !== undefined && range !== null) {
+    const spec = op !== undefined && 'range' in op ? op.range : undefined;
+    return { kind: 'range', ...toRangeResult(spec, range.kvs, range.count) };
+  }
+  if (deleted !== undefined && deleted !== null) {
+    return { kind: 'delete', deleted: Number(deleted.deleted) };
+  }
+  return { kind: 'put' };
+}
+
+/** Converts etcd3's wire key-value into {@link KeyValue}. */
+export function toKeyValue(kv: IKeyValue): KeyValue {
+  return {
+    key: kv.key.toString(),
+    value: kv.value.toString(),
+    createRevision: kv.create_revision,
+    modRevision: kv.mod_revision,
+    version: kv.version,
+    lease: kv.lease,
+  };
+}
+
+/** Reads the range result at `index` of a transaction, failing loudly if the shape is wrong. */
+export function rangeAt(results: TxnResult[], index: number): { kvs: KeyValue[]; count: number } {
+  const r = results[index];
+  if (r?.kind !== 'range') throw new Error(`transaction result ${index} is not a range`);
+  return r;
+}
