@@ -9,6 +9,7 @@ import { healthRouter } from './http/health.js';
 import { httpMetrics } from './http/http-metrics.js';
 import { methodNotAllowed } from './http/method-not-allowed.js';
 import { notFound, problemHandler } from './http/problem.js';
+import { countLimitRefusals } from './http/limits/refusal-metrics.js';
 import { principalRateLimit, replicaRateLimit } from './http/limits/rate-limits.js';
 import { requestLog } from './http/request-log.js';
 import { sessionsRouter } from './http/sessions/routes.js';
@@ -44,6 +45,7 @@ export function createApp(s: Services): Express {
   app.use(statusRouter(s));
   app.use(methodNotAllowed(app));
   app.use(notFound);
+  app.use(countLimitRefusals(s.metrics));
   app.use(problemHandler);
   return app;
 }

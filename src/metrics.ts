@@ -191,6 +191,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    limitRefusals: new Counter({
+      name: 'slotlock_limit_refusals_total',
+      help: 'Requests refused by a rate limit or quota, by limit (see limitNames in src/metrics.ts).',
+      labelNames: ['limit'] as const,
+      registers,
+    }),
   };
 }
 
@@ -243,6 +249,18 @@ export function watchCounters(m: Metrics, watch: (typeof watchNames)[number]) {
  * exist from the first scrape: Prometheus cannot rate a series born between two scrapes, and would
  * lose its first observations.
  */
+/** The `limit` label values of `slotlock_limit_refusals_total`. */
+export const limitNames = [
+  'rate_principal',
+  'rate_replica',
+  'grants',
+  'waiters',
+  'sessions',
+  'elections',
+  'fenced_slot',
+  'fenced_principal',
+] as const;
+
 export function initMetricSeries(m: Metrics): void {
   for (const outcome of acquireOutcomes) {
     m.acquires.inc({ outcome }, 0);
@@ -259,6 +277,7 @@ export function initMetricSeries(m: Metrics): void {
   for (const outcome of ['ok', 'gone', 'error']) m.keepalives.inc({ outcome }, 0);
   for (const source of ['check', 'store', 'report']) m.staleTokens.inc({ source }, 0);
   for (const outcome of ['applied', 'rejected']) m.fencedWrites.inc({ outcome }, 0);
+  for (const limit of limitNames) m.limitRefusals.inc({ limit }, 0);
   for (const watch of watchNames) {
     m.watchResyncs.inc({ watch }, 0);
     m.watchesConnected.set({ watch }, 0);

@@ -137,6 +137,8 @@ describe('per-slot fenced storage limits', () => {
       unit: 'records',
     });
     expect(await c.storedKeys()).toEqual(before);
+    const refusals = await svc.services.metrics.limitRefusals.get();
+    expect(refusals.values.find(v => v.labels.limit === 'fenced_slot')?.value).toBe(1);
     // Overwriting an existing record is not a new record; a delete makes room.
     expect((await c.write('fs-n', 'a', g, 'y')).status).toBe(200);
     expect((await c.remove('fs-n', 'a', g)).status).toBe(204);

@@ -17,6 +17,11 @@ async function contenderKeys(svc: TestService, slot: string): Promise<number> {
   return r.count;
 }
 
+async function refusals(svc: TestService, limit: string): Promise<number> {
+  const m = await svc.services.metrics.limitRefusals.get();
+  return m.values.find(v => v.labels.limit === limit)?.value ?? 0;
+}
+
 function acquire(url: string, slot: string, extra: Record<string, unknown> = {}) {
   return call(url, 'POST', `/v1/slots/${slot}/grants`, {
     body: { holder: 'h', ttlSeconds: 30, ...extra },
@@ -48,6 +53,8 @@ describe('grant quota, across replicas', () => {
       expect(over.body).toMatchObject({ code: 'quota_exceeded', quota: 'grants', limit: 3 });
     }
     expect(await contenderKeys(a, 'q-4')).toBe(0);
+    expect(await refusals(a, 'grants')).toBe(1);
+    expect(await refusals(b, 'grants')).toBe(1);
     // A release frees a place at once, seen by the other replica.
     const rel = await call(a.url, 'DELETE', `/v1/slots/q-1/grants/${g1.body.token}`, {
       headers: secret(g1.body.secret),

@@ -12,6 +12,11 @@ import { DomainError } from '../../../src/domain/errors.js';
 import { problemHandler } from '../../../src/http/problem.js';
 import { call, startTestService, type TestService } from '../../support/app.js';
 
+async function refusals(svc: TestService, limit: string): Promise<number> {
+  const m = await svc.services.metrics.limitRefusals.get();
+  return m.values.find(v => v.labels.limit === limit)?.value ?? 0;
+}
+
 describe('rate limits on the real service', () => {
   let svc: TestService;
   beforeAll(async () => {
@@ -47,6 +52,7 @@ describe('rate limits on the real service', () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(over.headers.get('ratelimit')).toMatch(/^"principal"; r=0; t=\d+$/);
+    expect(await refusals(svc, 'rate_principal')).toBe(1);
     // Nothing was written: the refused acquire never reached etcd.
     const slot = await svc.services.store.range({ prefix: svc.services.keys.slots });
     expect(slot.kvs.filter(kv => kv.key.includes('rl-x'))).toEqual([]);
