@@ -172,12 +172,9 @@ export const problem = z
       .string()
       .optional()
       .openapi({ description: 'forbidden: the principal the credential identified' }),
-    quota: z
-      .string()
-      .optional()
-      .openapi({
-        description: 'quota_exceeded: which quota (grants, elections, sessions, waiters)',
-      }),
+    quota: z.string().optional().openapi({
+      description: 'quota_exceeded: which quota (grants, elections, sessions, waiters)',
+    }),
     limit: z.number().optional().openapi({
       description:
         'quota_exceeded, storage_quota_exceeded and rate_limited: the limit that was hit',
