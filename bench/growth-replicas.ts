@@ -82,7 +82,9 @@ export async function replicasComparison(ctx: Context): Promise<ReplicasResult> 
     const a = await prepareUncontended(ctx.serviceUrl, 'session', 32, `${ctx.tag}-rep2a`);
     const b = await prepareUncontended(second.url, 'session', 32, `${ctx.tag}-rep2b`);
     try {
-      await Promise.all([a, b].map(r => closedLoop(loopOf(32, phase.warmupMs), r.op)));
+      // The second replica is a fresh process (cold JIT): both warm up for at least 2 s.
+      const warmupMs = Math.max(2000, phase.warmupMs);
+      await Promise.all([a, b].map(r => closedLoop(loopOf(32, warmupMs), r.op)));
       const pa = probe(ctx, ctx.servicePid, ctx.serviceUrl);
       const pb = probe(ctx, second.pid, second.url);
       const [la, lb] = await Promise.all([
