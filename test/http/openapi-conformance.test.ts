@@ -183,6 +183,11 @@ describe('responses against the published openapi.json', () => {
     expect(stale.body).toMatchObject({ code: 'stale_token', winningToken: b.token });
     expect((await http('GET', `/v1/slots/${slot}/fenced/cursor`)).status).toBe(200);
     expect((await http('GET', `/v1/slots/${slot}/fenced/none`)).status).toBe(404);
+    const removed = await http('DELETE', `/v1/slots/${slot}/fenced/cursor?token=${b.token}`, {
+      headers: secret(b.secret),
+    });
+    expect(removed.status).toBe(204);
+    expect((await http('GET', `/v1/slots/${slot}/fenced/cursor`)).status).toBe(404);
     const report = await http('POST', `/v1/slots/${slot}/stale-reports`, {
       body: { token: a.token, highestSeen: b.token, resource: 'orders-db' },
     });
