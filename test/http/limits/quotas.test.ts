@@ -193,3 +193,46 @@ describe('waiter, election and session quotas', () => {
     expect((await create()).status).toBe(201);
   });
 });
+
+describe('grant quota count reuse', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ QUOTA_GRANTS: '1000', TTL_MAX_S: '60' });
+  });
+  afterAll(async () => {
+    await svc.close();
+  });
+
+  async function rangeCalls(): Promise<number> {
+    const m = await svc.services.metrics.etcdRequests.get();
+    return m.values.filter(v => v.labels.op === 'range').reduce((sum, v) => sum + v.value, 0);
+  }
+
+  it('reads the count once for a burst far below the quota, and always near it', async () => {
+    const before = await rangeCalls();
+    for (let i = 0; i < 20; i++) {
+      const r = await acquire(svc.url, `reuse-${i}-${randomUUID().slice(0, 8)}`);
+      expect(r.status).toBe(201);
+    }
+    // 20 grants, one count read: the next 19 are admitted on it (budget 5 % of 1000 = 50).
+    expect((await rangeCalls()) - before).toBe(1);
+  });
+});
+
+describe('grant quota near its limit', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ QUOTA_GRANTS: '4', TTL_MAX_S: '60' });
+  });
+  afterAll(async () => {
+    await svc.close();
+  });
+
+  it('refuses the fifth grant from a fresh count even right after admitting four', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push((await acquire(svc.url, `near-${i}-${randomUUID().slice(0, 8)}`)).status);
+    }
+    expect(statuses).toEqual([201, 201, 201, 201, 429]);
+  });
+});
