@@ -12,7 +12,7 @@ const ledgerOf: Record<QuotaKind, string> = { grants: 'g', elections: 'e', sessi
 /** How long a count read from etcd may be reused on this replica while far below the quota. */
 const COUNT_REUSE_MS = 1000;
 /** Share of a quota below which a reused count may admit without a read. */
-const REUSE_BELOW = 0.5;
+const REUSE_BELOW = 0.9;
 /** Share of a quota one replica may admit on a reused count before it reads again. */
 const REUSE_BUDGET = 0.05;
 /** Principals whose last count this replica keeps. */
@@ -78,10 +78,10 @@ export class Quotas {
 
   /**
    * Admits without a read while the principal is far below its quota: the last count this
-   * replica read (under 1 s old) plus what it admitted since stays below half the quota, and this
+   * replica read (under 1 s old) plus what it admitted since stays below 90 % of the quota, and this
    * replica has admitted at most 5 % of the quota on it. A refusal always comes from a fresh read,
    * so reuse never refuses wrongly; across R replicas it can let a principal pass its quota by at
-   * most R × 5 % of it within a second. It takes the count read off the path of most acquires.
+   * most (R − 2) × 5 % of it within a second. It takes the count read off the path of most acquires.
    */
   private admitOnSeen(prefix: string, limit: number): boolean {
     const seen = this.seen.get(prefix);
