@@ -20,6 +20,9 @@ export function run(cmd: string, args: string[], input?: string): Promise<string
       if (err === null) resolve(stdout);
       else reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`));
     });
+    // A command that exits before reading its input (e.g. nft or ip missing, or refusing) closes
+    // the pipe: the EPIPE of that write would be an uncaught exception; its exit status reports it.
+    child.stdin?.on('error', () => undefined);
     if (input !== undefined) child.stdin?.end(input);
   });
 }
