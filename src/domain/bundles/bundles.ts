@@ -6,6 +6,7 @@ import type { BundleCallOptions, BundleContext } from './bundle-context.js';
 import { keepBundleAlive } from './keep-bundle-alive.js';
 import { releaseBundle } from './release-bundle.js';
 import { withSessionTtl } from '../slots/semaphore.js';
+import { acquireOutcome } from '../slots/acquire-outcome.js';
 
 export type { BundleGrant, BundleRequest, BundleSlot } from './bundle.js';
 
@@ -35,7 +36,7 @@ export class Bundles {
       endTimer({ outcome });
       return grant;
     } catch (err) {
-      endTimer({ outcome: outcomeOf(err) });
+      endTimer({ outcome: acquireOutcome(err) });
       throw err;
     }
   }
@@ -62,23 +63,5 @@ function checkSlots(req: BundleRequest, max: number): void {
   }
   if (new Set(names).size !== names.length) {
     throw new DomainError('invalid_input', 'a bundle names each slot at most once');
-  }
-}
-
-function outcomeOf(err: unknown): string {
-  if (!(err instanceof DomainError)) return 'error';
-  switch (err.code) {
-    case 'slot_busy':
-      return 'busy';
-    case 'wait_timeout':
-      return 'timeout';
-    case 'wait_cancelled':
-      return 'cancelled';
-    case 'capacity_conflict':
-    case 'idempotency_conflict':
-    case 'acquire_in_progress':
-      return 'conflict';
-    default:
-      return 'error';
   }
 }

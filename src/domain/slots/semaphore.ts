@@ -1,8 +1,8 @@
-import { DomainError } from '../errors.js';
 import type { FencingToken, Grant } from '../grant.js';
 import { proclaimValue } from './proclaim.js';
 import { SessionDeadlines } from '../sessions/session-deadlines.js';
 import { acquireOnce } from './acquire.js';
+import { acquireOutcome } from './acquire-outcome.js';
 import { cancelAcquire } from './cancel.js';
 import { GrantEnds } from './grant-ends.js';
 import { keepGrantAlive } from './keep-alive.js';
@@ -120,24 +120,6 @@ export class Semaphore {
   /** Withdraws the acquire made with `idempotencyKey`; see {@link cancelAcquire}. */
   cancel(slot: string, idempotencyKey: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     return cancelAcquire(this.c, slot, idempotencyKey, opts);
-  }
-}
-
-function acquireOutcome(err: unknown): string {
-  if (!(err instanceof DomainError)) return 'error';
-  switch (err.code) {
-    case 'slot_busy':
-      return 'busy';
-    case 'wait_timeout':
-      return 'timeout';
-    case 'wait_cancelled':
-      return 'cancelled';
-    case 'capacity_conflict':
-    case 'idempotency_conflict':
-    case 'acquire_in_progress':
-      return 'conflict';
-    default:
-      return 'error';
   }
 }
 
