@@ -196,7 +196,12 @@ describe('group commit of transactions (TxnBatcher in EtcdStore), against real e
   });
 
   it('serves concurrent acquires of distinct slots over HTTP through batches, each with its own grant', async () => {
-    const svc = await startTestService({ ETCD_TXN_IN_FLIGHT: '1' });
+    // Each txn call stays out 50 ms, so acquires that arrive meanwhile must wait for the next
+    // batch: without it, a fast etcd could answer each call before the next acquire arrived.
+    const svc = await startTestService(
+      { ETCD_TXN_IN_FLIGHT: '1' },
+      { etcdFaults: { delaySend: op => (op === 'txn' ? 50 : 0) } },
+    );
     try {
       const grants = await Promise.all(
         Array.from({ length: 40 }, async (_, i) => {
