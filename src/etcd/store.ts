@@ -1,4 +1,4 @@
-import type { Etcd3, IResponseOp, ITxnRequest } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Metrics } from '../metrics.js';
 import { isLeaseNotFound, translateEtcdError } from './client.js';
@@ -8,12 +8,13 @@ import { InjectedLostAnswer, InjectedUnsent, type EtcdFaults } from './faults.js
 import { LeasesInFlight } from './leases-in-flight.js';
 import { RevisionWatermark } from './revision-watermark.js';
 import { MemberFailed, TxnBatcher, type BatchLimits } from './txn-batcher.js';
+import { sendTxn } from './txn-call.js';
+import { encodeBatch, encodeTxn, type WireResult } from './txn-codec.js';
 import {
-  toCompare,
+  fromWire,
+  opsOf,
   toRangeRequest,
   toRangeResult,
-  toRequestOp,
-  toResult,
   type KeyValue,
   type RangeSpec,
   type Txn,
@@ -40,7 +41,13 @@ export interface CallOptions {
 interface TxnAnswer {
   succeeded: boolean;
   revision: string;
-  responses: IResponseOp[];
+  responses: WireResult[];
+}
+
+/** A transaction encoded for the wire, with its largest op list (see `BatchLimits.maxOps`). */
+interface EncodedTxn {
+  bytes: Uint8Array;
+  ops: number;
 }
 
 /**
@@ -49,7 +56,7 @@ interface TxnAnswer {
  * with a DomainError (`etcd_unavailable` when etcd is unreachable). Reads are linearizable.
  */
 export class EtcdStore {
-  private readonly batcher: TxnBatcher<ITxnRequest, TxnAnswer>;
+  private readonly batcher: TxnBatcher<EncodedTxn, TxnAnswer>;
   private readonly inFlight = new LeasesInFlight();
   private readonly watermark = new RevisionWatermark();
 
@@ -77,8 +84,7 @@ export class EtcdStore {
           undefined,
           true,
         ),
-      opsOf: req =>
-        Math.max(req.compare?.length ?? 0, req.success?.length ?? 0, req.failure?.length ?? 0),
+      opsOf: req => req.ops,
     });
   }
 
@@ -92,11 +98,7 @@ export class EtcdStore {
     t: Txn,
     opts: CallOptions & { group?: string | undefined } = {},
   ): Promise<{ succeeded: boolean; revision: string; results: TxnResult[] }> {
-    const req: ITxnRequest = {
-      compare: t.compare.map(toCompare),
-      success: t.success.map(toRequestOp),
-      failure: (t.failure ?? []).map(toRequestOp),
-    };
+    const req: EncodedTxn = { bytes: encodeTxn(t), ops: opsOf(t) };
     const settled = this.inFlight.hold(leasesOf(t));
     let res: TxnAnswer;
     try {
@@ -117,7 +119,7 @@ export class EtcdStore {
     return {
       succeeded: res.succeeded,
       revision: res.revision,
-      results: res.responses.map((r, i) => toResult(r, ops[i])),
+      results: res.responses.map((r, i) => fromWire(r, ops[i])),
     };
   }
 
@@ -128,11 +130,13 @@ export class EtcdStore {
 
   /** One transaction as one etcd call. */
   private async sendOne(
-    req: ITxnRequest,
+    req: EncodedTxn,
     opts: CallOptions,
     options: { deadline: number } | undefined,
   ): Promise<TxnAnswer> {
-    const one = await this.call('txn', opts, () => this.client.kv.txn(req, options));
+    const one = await this.call('txn', opts, () =>
+      sendTxn(this.client, req.bytes, options?.deadline),
+    );
     return { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses };
   }
 
@@ -143,7 +147,7 @@ export class EtcdStore {
    * applied none of it: each member is then sent alone and fails or succeeds on its own.
    */
   private async sendBatch(
-    reqs: ITxnRequest[],
+    reqs: EncodedTxn[],
     deadlines: (number | undefined)[],
   ): Promise<(TxnAnswer | MemberFailed)[]> {
     const latest = deadlines.includes(undefined) ? undefined : Math.max(...(deadlines as number[]));
@@ -155,14 +159,7 @@ export class EtcdStore {
     let all;
     try {
       all = await this.call('txn', {}, () =>
-        this.client.kv.txn(
-          {
-            compare: [],
-            success: reqs.map(r => ({ request_txn: r })),
-            failure: [],
-          },
-          options,
-        ),
+        sendTxn(this.client, encodeBatch(reqs.map(r => r.bytes)), options?.deadline),
       );
     } catch (err) {
       if (!(err instanceof EtcdRejectedError)) throw err;
@@ -176,10 +173,10 @@ export class EtcdStore {
       );
     }
     return all.responses.map((r, i) => {
-      const nested = r.response_txn as IResponseOp['response_txn'] | null | undefined;
-      if (nested === undefined || nested === null) {
+      if (r.kind !== 'txn') {
         throw new Error(`batched transaction ${i} came back without its answer`);
       }
+      const nested = r.txn;
       // Every nested transaction ran at the batch's revision (its writes took that revision).
       return {
         succeeded: nested.succeeded,

@@ -1,4 +1,5 @@
-import type { ICompare, IKeyValue, IRangeRequest, IRequestOp, IResponseOp } from 'etcd3';
+import type { IKeyValue, IRangeRequest } from 'etcd3';
+import type { WireResult } from './txn-codec.js';
 import { prefixEnd } from './keys.js';
 
 /*
@@ -55,37 +56,8 @@ export interface Txn {
   failure?: TxnOp[];
 }
 
-const compareTarget = {
-  create: 'Create',
-  mod: 'Mod',
-  version: 'Version',
-  value: 'Value',
-  lease: 'Lease',
-} as const;
-const compareResult = { '==': 'Equal', '!=': 'NotEqual', '>': 'Greater', '<': 'Less' } as const;
 const sortTarget = { create: 'Create', key: 'Key', mod: 'Mod' } as const;
 const sortOrder = { asc: 'Ascend', desc: 'Descend' } as const;
-
-/** A slotlock compare as etcd3's wire compare. */
-export function toCompare(c: Compare): ICompare {
-  const base: ICompare = {
-    key: Buffer.from(c.key),
-    target: compareTarget[c.target],
-    result: compareResult[c.op],
-  };
-  switch (c.target) {
-    case 'create':
-      return { ...base, create_revision: c.value };
-    case 'mod':
-      return { ...base, mod_revision: c.value };
-    case 'version':
-      return { ...base, version: c.value };
-    case 'value':
-      return { ...base, value: Buffer.from(c.value) };
-    case 'lease':
-      return { ...base, lease: c.value };
-  }
-}
 
 /** A slotlock range as etcd3's range request (prefix → range_end, filters, count/keys only). */
 export function toRangeRequest(spec: RangeSpec): IRangeRequest {
@@ -111,27 +83,6 @@ export function toRangeRequest(spec: RangeSpec): IRangeRequest {
   return req;
 }
 
-/** A slotlock op (put, delete, range) as etcd3's request op. */
-export function toRequestOp(op: TxnOp): IRequestOp {
-  if ('put' in op) {
-    return {
-      request_put: {
-        key: Buffer.from(op.put.key),
-        value: Buffer.from(op.put.value),
-        ...(op.put.lease === undefined ? {} : { lease: op.put.lease }),
-        ...(op.put.ignoreLease === true ? { ignore_lease: true } : {}),
-      },
-    };
-  }
-  if ('delete' in op) {
-    const d = op.delete;
-    return 'prefix' in d
-      ? { request_delete_range: { key: Buffer.from(d.prefix), range_end: prefixEnd(d.prefix) } }
-      : { request_delete_range: { key: Buffer.from(d.key) } };
-  }
-  return { request_range: toRangeRequest(op.range) };
-}
-
 /**
  * etcd computes `count` before applying the create-revision filters, so a filtered count is
  * taken from the keys returned instead (the request was sent keys-only).
@@ -154,20 +105,22 @@ export function toRangeResult(
   return { kvs: kvs.map(toKeyValue), count: Number(count) };
 }
 
-/** One op's answer of a transaction as slotlock sees it. */
-export function toResult(r: IResponseOp, op: TxnOp | undefined): TxnResult {
-  // etcd3 types every member as present; on the wire only the one matching the op is set.
-  const range = r.response_range as IResponseOp['response_range'] | null | undefined;
-  const deleted = r.response_delete_range as
-    IResponseOp['response_delete_range'] | null | undefined;
-  if (range !== undefined && range !== null) {
+/** One op's answer of a transaction as slotlock sees it (see {@link hasFilter} for counts). */
+export function fromWire(r: WireResult, op: TxnOp | undefined): TxnResult {
+  if (r.kind === 'range') {
     const spec = op !== undefined && 'range' in op ? op.range : undefined;
-    return { kind: 'range', ...toRangeResult(spec, range.kvs, range.count) };
+    if (spec !== undefined && hasFilter(spec)) {
+      return { kind: 'range', kvs: spec.countOnly === true ? [] : r.kvs, count: r.kvs.length };
+    }
+    return { kind: 'range', kvs: r.kvs, count: Number(r.count) };
   }
-  if (deleted !== undefined && deleted !== null) {
-    return { kind: 'delete', deleted: Number(deleted.deleted) };
-  }
+  if (r.kind === 'delete') return { kind: 'delete', deleted: Number(r.deleted) };
   return { kind: 'put' };
+}
+
+/** A transaction's largest op list: what etcd counts against `--max-txn-ops`. */
+export function opsOf(t: Txn): number {
+  return Math.max(t.compare.length, t.success.length, t.failure?.length ?? 0);
 }
 
 /** Converts etcd3's wire key-value into {@link KeyValue}. */

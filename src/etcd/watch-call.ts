@@ -8,12 +8,7 @@
  * call only, closing it never waits for the library, and the caller owns the resume revision.
  */
 import type { Etcd3, IWatchCreateRequest, IWatchRequest, IWatchResponse } from 'etcd3';
-
-/** The parts of grpc-js's Metadata we use (etcd3 hands it to us; we do not import grpc-js). */
-interface GrpcMetadata {
-  clone(): GrpcMetadata;
-  set(key: string, value: string): void;
-}
+import { poolOf, type GrpcMetadata } from './pool.js';
 
 /** The parts of a grpc-js bidirectional stream we use. */
 interface RawWatchStream {
@@ -26,41 +21,6 @@ interface RawWatchStream {
 
 interface WatchServiceClient {
   watch(metadata: GrpcMetadata, options: object): RawWatchStream;
-}
-
-/**
- * etcd3 1.1.2's connection pool (internal, the version is pinned in package.json): it gives us a
- * host's cached gRPC client and the auth metadata, trying hosts in the order we yield them.
- */
-interface ConnectionPool {
-  hosts: unknown[];
-  authenticator?: { invalidateMetadata?: () => void };
-  withConnection<R>(
-    service: 'Watch',
-    fn: (args: { client: WatchServiceClient; metadata: GrpcMetadata }) => R,
-    hosts: Generator,
-  ): Promise<R>;
-}
-
-function poolOf(client: Etcd3): ConnectionPool {
-  const pool = (client as unknown as { pool?: ConnectionPool }).pool;
-  if (pool === undefined || !Array.isArray(pool.hosts)) {
-    throw new Error('etcd3 internals changed: no connection pool (slotlock pins etcd3 1.1.2)');
-  }
-  return pool;
-}
-
-/**
- * Makes the next call fetch a new auth token. etcd3 does this for unary calls that fail with
- * "invalid auth token" (an expired simple token), but not for watches.
- */
-export function forgetAuthToken(client: Etcd3): void {
-  poolOf(client).authenticator?.invalidateMetadata?.();
-}
-
-/** The number of etcd endpoints the client knows. */
-export function hostCount(client: Etcd3): number {
-  return poolOf(client).hosts.length;
 }
 
 /** Hosts from `first` on, cycling; the pool skips a host whose circuit breaker is open. */
@@ -112,7 +72,7 @@ export class WatchCall {
     requireLeader: boolean,
   ): Promise<WatchCall> {
     const pool = poolOf(client);
-    const call = await pool.withConnection(
+    const call = await pool.withConnection<WatchServiceClient, WatchCall>(
       'Watch',
       ({ client: watchClient, metadata }) => {
         const md = metadata.clone();

@@ -2,7 +2,8 @@ import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toKeyValue, type KeyValue } from './store.js';
 import { WatchLostError } from './errors.js';
-import { forgetAuthToken, hostCount, WatchCall } from './watch-call.js';
+import { forgetAuthToken, hostCount } from './pool.js';
+import { WatchCall } from './watch-call.js';
 
 /** One change to a key, as seen by a watch. `revision` is the change's own revision. */
 export interface WatchEvent {

@@ -1,0 +1,110 @@
+/**
+ * One etcd `KV/Txn` call with slotlock's own wire codec ({@link encodeTxn}), through etcd3's
+ * connection pool: the same host choice, circuit breakers, global retry policy, auth token
+ * refresh and default deadline as etcd3's own `kv.txn`, without its per-call object conversions.
+ */
+import { castGrpcError, EtcdInvalidAuthTokenError, type Etcd3 } from 'etcd3';
+import { isBrokenCircuitError } from 'cockatiel';
+import { poolOf, type GrpcMetadata } from './pool.js';
+import { decodeTxnAnswer, type WireTxnAnswer } from './txn-codec.js';
+
+/** The part of a grpc-js client used here (etcd3's KV service client is one). */
+interface UnaryClient {
+  makeUnaryRequest<Req, Res>(
+    method: string,
+    serialize: (value: Req) => Buffer,
+    deserialize: (value: Buffer) => Res,
+    argument: Req,
+    metadata: GrpcMetadata,
+    options: object,
+    callback: (err: Error | null, value?: Res) => void,
+  ): unknown;
+}
+
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const raw = (bytes: Buffer): Buffer => bytes;
+
+function callOnce(
+  kv: UnaryClient,
+  metadata: GrpcMetadata,
+  options: object,
+  request: Uint8Array,
+): Promise<WireTxnAnswer> {
+  return new Promise((resolve, reject) => {
+    kv.makeUnaryRequest(
+      '/etcdserverpb.KV/Txn',
+      asBuffer,
+      raw,
+      request,
+      metadata,
+      options,
+      (err, res) => {
+        if (err !== null) {
+          reject(castGrpcError(err));
+          return;
+        }
+        try {
+          resolve(decodeTxnAnswer(res ?? Buffer.alloc(0)));
+        } catch (decodeErr) {
+          reject(decodeErr instanceof Error ? decodeErr : new Error(String(decodeErr)));
+        }
+      },
+    );
+  });
+}
+
+/** The client's default options for a unary KV call (its deadline), from etcd3's factory. */
+function defaultCallOptions(factory: unknown): object {
+  if (typeof factory === 'function') {
+    const made: unknown = (factory as (ctx: object) => unknown)({
+      service: 'KV',
+      method: 'txn',
+      isStream: false,
+    });
+    return typeof made === 'object' && made !== null ? made : {};
+  }
+  return typeof factory === 'object' && factory !== null ? factory : {};
+}
+
+/**
+ * Sends the encoded TxnRequest `request` and decodes etcd's answer. `deadline` (epoch ms) replaces
+ * the client's default deadline when given. Errors are etcd3's (`castGrpcError`), as from `kv.txn`.
+ */
+export async function sendTxn(
+  client: Etcd3,
+  request: Uint8Array,
+  deadline: number | undefined,
+): Promise<WireTxnAnswer> {
+  const pool = poolOf(client);
+  const defaults = defaultCallOptions(pool.callOptionsFactory);
+  const options = deadline === undefined ? defaults : { ...defaults, deadline };
+  let lastError: unknown;
+  try {
+    return await pool.globalPolicy.execute(() =>
+      pool.withConnection<UnaryClient, Promise<WireTxnAnswer>>(
+        'KV',
+        async ({ client: kv, metadata }) => {
+          try {
+            return await callOnce(kv, metadata, options, request);
+          } catch (err) {
+            // An expired simple-auth token: fetch a new one and send again, as etcd3 does.
+            if (err instanceof EtcdInvalidAuthTokenError) {
+              pool.authenticator?.invalidateMetadata?.();
+              return sendTxn(client, request, deadline);
+            }
+            lastError = err;
+            throw err;
+          }
+        },
+        pool.shuffledHosts(),
+      ),
+    );
+  } catch (err) {
+    // A breaker that opened because of an earlier error: report that error, as etcd3 does.
+    if (isBrokenCircuitError(err) && lastError !== undefined && !isBrokenCircuitError(lastError)) {
+      throw lastError as Error;
+    }
+    throw err;
+  }
+}
