@@ -30,6 +30,8 @@ export async function acquireOnce(
       ? newSecret()
       : secretFromIdempotencyKey(req.idempotencyKey, req.slot);
   const key = space.contender(req.slot, idOfSecret(secret));
+  // Named from the contender key, so the release can delete it in its own transaction.
+  const quotaKey = req.quota?.keyFor(key);
   // Only a retry with the same Idempotency-Key can find this key again and compare requests.
   const fp =
     req.idempotencyKey === undefined
@@ -70,8 +72,9 @@ export async function acquireOnce(
     at: Date.now(),
     value: req.value,
     lockDelayMs: req.lockDelayMs ?? 0,
-    // Under a session the ledger key outlives a release: the release deletes it by this name.
-    ...(perGrantLease || req.quota === undefined ? {} : { q: req.quota.key }),
+    // Under a session the ledger key outlives a release: the release deletes it (in its own
+    // transaction when its caller's ledger prefix names it, else afterwards by this name).
+    ...(perGrantLease || quotaKey === undefined ? {} : { q: quotaKey }),
   });
   const txnInput = {
     name: req.slot,
@@ -80,7 +83,7 @@ export async function acquireOnce(
     leaseId,
     capacity: req.capacity,
     session: req.session,
-    quotaKey: req.quota?.key,
+    quotaKey,
   };
   let res;
   for (let attempt = 1; ; attempt++) {
@@ -115,7 +118,7 @@ export async function acquireOnce(
   const token = res.revision;
   if (store.tokenMayRepeat(token)) {
     // etcd went back in time (restored from a snapshot): this token may repeat an earlier grant's.
-    c.withdraw.contender(key, token, ownLease, req.quota?.key);
+    c.withdraw.contender(key, token, ownLease, quotaKey);
     throw new DomainError(
       'etcd_restored',
       `etcd's revision went back below ${store.revisionWentBackBelow ?? '?'} (a restore from a ` +
@@ -132,7 +135,7 @@ export async function acquireOnce(
     oldest !== undefined &&
     (oldest.capacity !== req.capacity || (oldest.lockDelayMs ?? 0) !== lockDelayMs)
   ) {
-    c.withdraw.contender(key, token, ownLease, req.quota?.key);
+    c.withdraw.contender(key, token, ownLease, quotaKey);
     throw new DomainError(
       'capacity_conflict',
       `${space.noun} "${req.slot}" is in use with capacity ${oldest.capacity} and lock-delay ` +
@@ -157,7 +160,7 @@ export async function acquireOnce(
     try {
       await confirmDelayKey(c.store, c.space, req, token, key, signal);
     } catch (err) {
-      c.withdraw.contender(key, token, ownLease, req.quota?.key);
+      c.withdraw.contender(key, token, ownLease, quotaKey);
       throw err;
     }
     c.ends.remember(key);
@@ -171,7 +174,7 @@ export async function acquireOnce(
     return { ...base, expiresInMs, waited: false };
   }
   if (req.waitMs <= 0) {
-    c.withdraw.contender(key, token, ownLease, req.quota?.key);
+    c.withdraw.contender(key, token, ownLease, quotaKey);
     const noun = space.noun;
     throw new DomainError(
       noun === 'election' ? 'not_leader' : 'slot_busy',

@@ -98,7 +98,7 @@ export class Semaphore {
     slot: string,
     token: FencingToken,
     secret: string,
-    opts: { signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal; ledgerPrefix?: string | undefined } = {},
   ): Promise<void> {
     return releaseGrant(this.c, { slot, token, secret }, opts);
   }

@@ -61,7 +61,12 @@ export async function waitForPlace(
     return { ...base, expiresInMs, waited: true, handover };
   } catch (err) {
     queue.remove(key);
-    c.withdraw.contender(key, base.token, perGrantLease ? leaseId : undefined, req.quota?.key);
+    c.withdraw.contender(
+      key,
+      base.token,
+      perGrantLease ? leaseId : undefined,
+      req.quota?.keyFor(key),
+    );
     throw err;
   } finally {
     c.metrics.waiting.dec();

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { DomainError } from '../../domain/errors.js';
-import type { QuotaHook } from '../../domain/quota-hook.js';
+import { ledgerKeyOf, type QuotaHook } from '../../domain/quota-hook.js';
 import type { EtcdStore } from '../../etcd/store.js';
 
 /** What a principal's quotas count: in etcd (grants, elections, sessions) or on this replica. */
@@ -28,10 +28,12 @@ interface SeenCount {
 /**
  * Per-principal quotas. Grants (held or queued), election candidacies and sessions are counted in
  * etcd, so they hold across replicas: each one puts a ledger key `<p>q/<g|e|x>/<principal-hash>/
- * <uuid>` on its own lease in the transaction that creates it (a session grant's key is deleted by
- * its release), and a new one first counts the principal's ledger keys (one count-only range, run
- * alongside the lease grant). Concurrent requests of one principal on several replicas may pass
- * the count together, so a quota can be exceeded by at most the requests in flight at that moment.
+ * <id>` on its own lease in the transaction that creates it (`<id>`: a hash of a grant's or
+ * candidacy's contender key, a random UUID for a session; a session grant's key is deleted by its
+ * release, in the release's transaction), and a new one first counts the principal's ledger keys
+ * (one count-only range, run alongside the lease grant). Concurrent requests of one principal on
+ * several replicas may pass the count together, so a quota can be exceeded by at most the requests
+ * in flight at that moment.
  * Waiters (long-polls parked on this replica) are counted in memory, per replica.
  * Over a quota: 429 `quota_exceeded`, before anything is written. A quota of 0 is off.
  */
@@ -60,6 +62,14 @@ export class Quotas {
     return `${this.root}${ledgerOf[kind]}/${h}/`;
   }
 
+  /**
+   * The prefix of a principal's ledger keys of one kind while that quota is on (a release deletes
+   * its grant's ledger key under it in its own transaction); undefined when the quota is off.
+   */
+  activeLedgerPrefix(kind: QuotaKind, principal: string): string | undefined {
+    return this.limits[kind] <= 0 ? undefined : this.ledgerPrefix(kind, principal);
+  }
+
   /** The quota hook of one new grant, candidacy or session; undefined when that quota is off. */
   hook(kind: QuotaKind, principal: string): QuotaHook | undefined {
     const limit = this.limits[kind];
@@ -67,6 +77,7 @@ export class Quotas {
     const prefix = this.ledgerPrefix(kind, principal);
     return {
       key: `${prefix}${randomUUID()}`,
+      keyFor: contenderKey => ledgerKeyOf(prefix, contenderKey),
       admit: async signal => {
         if (this.admitOnSeen(prefix, limit)) return;
         const { count } = await this.store.range({ prefix, countOnly: true }, { signal });

@@ -94,6 +94,8 @@ export function slotsRouter(s: Services): Router {
     authorize(res, 'acquire', { slot });
     await s.semaphore.release(slot, token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
+      // The grant's quota ledger key goes in the release's own transaction.
+      ledgerPrefix: s.quotas.activeLedgerPrefix('grants', principalId(res)),
     });
     res.status(204).end();
   });
