@@ -27,7 +27,7 @@ export interface ConnectionPool {
   callOptionsFactory?:
     ((ctx: { service: string; method: string; isStream: boolean }) => object) | object;
   withConnection<Client, R>(
-    service: 'Watch' | 'KV',
+    service: 'Watch' | 'KV' | 'Lease',
     fn: (conn: PooledConnection<Client>) => R,
     hosts: Generator,
   ): Promise<Awaited<R>>;

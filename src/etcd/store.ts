@@ -8,7 +8,13 @@ import { InjectedLostAnswer, InjectedUnsent, type EtcdFaults } from './faults.js
 import { LeasesInFlight } from './leases-in-flight.js';
 import { RevisionWatermark } from './revision-watermark.js';
 import { MemberFailed, TxnBatcher, type BatchLimits } from './txn-batcher.js';
-import { sendTxn } from './txn-call.js';
+import {
+  encodeLeaseGrant,
+  encodeLeaseRevoke,
+  leaseGrantMethod,
+  leaseRevokeMethod,
+} from './lease-codec.js';
+import { sendTxn, sendUnary } from './txn-call.js';
 import { encodeBatch, encodeTxn, type WireResult } from './txn-codec.js';
 import {
   fromWire,
@@ -199,9 +205,12 @@ export class EtcdStore {
   /** Grants a lease of `ttlS` seconds and returns its id (decimal string). */
   async leaseGrant(ttlS: number, opts: CallOptions = {}): Promise<string> {
     const res = await this.call('lease_grant', opts, () =>
-      this.client.leaseClient.leaseGrant({ TTL: ttlS }),
+      sendUnary(this.client, leaseGrantMethod, encodeLeaseGrant(ttlS), undefined),
     );
-    return res.ID;
+    if (res.error !== '' || res.id === '0') {
+      throw new EtcdRejectedError(`etcd refused the lease grant: ${res.error || 'no lease id'}`);
+    }
+    return res.id;
   }
 
   /**
@@ -211,9 +220,12 @@ export class EtcdStore {
   async leaseRevoke(id: string, opts: CallOptions = {}): Promise<boolean> {
     await abortable(this.inFlight.idle(id), opts.signal);
     try {
-      await this.call('lease_revoke', opts, () => this.client.leaseClient.leaseRevoke({ ID: id }), {
-        leaseGoneIsOk: true,
-      });
+      await this.call(
+        'lease_revoke',
+        opts,
+        () => sendUnary(this.client, leaseRevokeMethod, encodeLeaseRevoke(id), undefined),
+        { leaseGoneIsOk: true },
+      );
       return true;
     } catch (err) {
       if (err instanceof LeaseGone) return false;

@@ -25,15 +25,29 @@ const asBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 const raw = (bytes: Buffer): Buffer => bytes;
 
-function callOnce(
-  kv: UnaryClient,
+/** A unary call slotlock encodes itself: its service, its method path and its answer's decoder. */
+export interface UnaryMethod<Res> {
+  service: 'KV' | 'Lease';
+  path: string;
+  decode: (bytes: Uint8Array) => Res;
+}
+
+const txnMethod: UnaryMethod<WireTxnAnswer> = {
+  service: 'KV',
+  path: '/etcdserverpb.KV/Txn',
+  decode: decodeTxnAnswer,
+};
+
+function callOnce<Res>(
+  method: UnaryMethod<Res>,
+  grpcClient: UnaryClient,
   metadata: GrpcMetadata,
   options: object,
   request: Uint8Array,
-): Promise<WireTxnAnswer> {
+): Promise<Res> {
   return new Promise((resolve, reject) => {
-    kv.makeUnaryRequest(
-      '/etcdserverpb.KV/Txn',
+    grpcClient.makeUnaryRequest(
+      method.path,
       asBuffer,
       raw,
       request,
@@ -45,7 +59,7 @@ function callOnce(
           return;
         }
         try {
-          resolve(decodeTxnAnswer(res ?? Buffer.alloc(0)));
+          resolve(method.decode(res ?? Buffer.alloc(0)));
         } catch (decodeErr) {
           reject(decodeErr instanceof Error ? decodeErr : new Error(String(decodeErr)));
         }
@@ -71,27 +85,37 @@ function defaultCallOptions(factory: unknown): object {
  * Sends the encoded TxnRequest `request` and decodes etcd's answer. `deadline` (epoch ms) replaces
  * the client's default deadline when given. Errors are etcd3's (`castGrpcError`), as from `kv.txn`.
  */
-export async function sendTxn(
+export function sendTxn(
   client: Etcd3,
   request: Uint8Array,
   deadline: number | undefined,
 ): Promise<WireTxnAnswer> {
+  return sendUnary(client, txnMethod, request, deadline);
+}
+
+/** {@link sendTxn} for any unary method slotlock encodes itself (e.g. the lease calls). */
+export async function sendUnary<Res>(
+  client: Etcd3,
+  method: UnaryMethod<Res>,
+  request: Uint8Array,
+  deadline: number | undefined,
+): Promise<Res> {
   const pool = poolOf(client);
   const defaults = defaultCallOptions(pool.callOptionsFactory);
   const options = deadline === undefined ? defaults : { ...defaults, deadline };
   let lastError: unknown;
   try {
     return await pool.globalPolicy.execute(() =>
-      pool.withConnection<UnaryClient, Promise<WireTxnAnswer>>(
-        'KV',
-        async ({ client: kv, metadata }) => {
+      pool.withConnection<UnaryClient, Promise<Res>>(
+        method.service,
+        async ({ client: grpcClient, metadata }) => {
           try {
-            return await callOnce(kv, metadata, options, request);
+            return await callOnce(method, grpcClient, metadata, options, request);
           } catch (err) {
             // An expired simple-auth token: fetch a new one and send again, as etcd3 does.
             if (err instanceof EtcdInvalidAuthTokenError) {
               pool.authenticator?.invalidateMetadata?.();
-              return sendTxn(client, request, deadline);
+              return sendUnary(client, method, request, deadline);
             }
             lastError = err;
             throw err;

@@ -38,7 +38,7 @@ const sortTarget = { key: 0, create: 2, mod: 3 } as const;
 const tag = (field: number, wireType: 0 | 2): number => (field << 3) | wireType;
 
 /** int64 fields arrive as decimal strings; most fit a double exactly, lease IDs may not. */
-function writeInt64(w: pb.Writer, field: number, value: string): void {
+export function writeInt64(w: pb.Writer, field: number, value: string): void {
   w.uint32(tag(field, 0));
   if (value.length < 16) w.int64(Number(value));
   else w.int64(value);
@@ -131,7 +131,7 @@ export function encodeBatch(members: readonly Uint8Array[]): Uint8Array {
 }
 
 /** Reads an int64 varint as a decimal string (exact beyond 2^53, e.g. for lease IDs). */
-function readInt64(r: pb.Reader): string {
+export function readInt64(r: pb.Reader): string {
   const buf = r.buf;
   const start = r.pos;
   let value = 0;
@@ -160,7 +160,11 @@ function readInt64(r: pb.Reader): string {
 }
 
 /** Runs `field` for each field of the message that ends at `end`, skipping the others. */
-function readFields(r: pb.Reader, end: number, field: (no: number, wireType: number) => boolean) {
+export function readFields(
+  r: pb.Reader,
+  end: number,
+  field: (no: number, wireType: number) => boolean,
+) {
   while (r.pos < end) {
     const t = r.uint32();
     if (!field(t >>> 3, t & 7)) r.skipType(t & 7);

@@ -125,6 +125,18 @@ describe('slotlock’s own Txn wire codec, against real etcd and etcd3’s codec
     await client.delete().prefix(p).exec();
   });
 
+  it('grants and revokes leases through its own LeaseGrant/LeaseRevoke codec', async () => {
+    const id = await store.leaseGrant(30);
+    expect(BigInt(id)).toBeGreaterThan(0n);
+    const live = await client.leaseClient.leaseTimeToLive({ ID: id });
+    expect(Number(live.grantedTTL)).toBe(30);
+    expect(await store.leaseRevoke(id)).toBe(true);
+    const gone = await client.leaseClient.leaseTimeToLive({ ID: id });
+    expect(gone.TTL).toBe('-1');
+    // A lease already gone is not an error: the revoke answers false.
+    expect(await store.leaseRevoke(id)).toBe(false);
+  });
+
   it('decodes int64 values beyond 2^53 and negative ones exactly', () => {
     const big = '9223372036854775807';
     const w = pb.Writer.create();
