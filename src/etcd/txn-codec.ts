@@ -37,11 +37,19 @@ const sortTarget = { key: 0, create: 2, mod: 3 } as const;
 /** A field tag: field number and wire type (0 varint, 2 length-delimited). */
 const tag = (field: number, wireType: 0 | 2): number => (field << 3) | wireType;
 
-/** int64 fields arrive as decimal strings; most fit a double exactly, lease IDs may not. */
+/**
+ * Writes an int64 given as a decimal string. Most fit a double exactly; lease IDs often do not,
+ * and go through BigInt into the two 32-bit halves protobufjs takes (its own string path parses
+ * with `Long.fromString`, which cost more than the rest of the encoding).
+ */
 export function writeInt64(w: pb.Writer, field: number, value: string): void {
   w.uint32(tag(field, 0));
-  if (value.length < 16) w.int64(Number(value));
-  else w.int64(value);
+  if (value.length < 16) {
+    w.int64(Number(value));
+    return;
+  }
+  const bits = BigInt.asUintN(64, BigInt(value));
+  w.int64({ low: Number(bits & 0xffffffffn) | 0, high: Number(bits >> 32n) | 0, unsigned: false });
 }
 
 function writeCompare(w: pb.Writer, c: Compare): void {

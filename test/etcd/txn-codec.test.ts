@@ -165,6 +165,25 @@ describe('slotlock’s own Txn wire codec, against real etcd and etcd3’s codec
     });
   });
 
+  it('encodes int64 strings beyond 2^53 exactly (lease IDs)', () => {
+    for (const lease of ['7587876231654321234', '9223372036854775807', '9007199254740993']) {
+      const bytes = encodeTxn({
+        compare: [{ key: 'k', target: 'lease', op: '==', value: lease }],
+        success: [],
+      });
+      const r = pb.Reader.create(bytes);
+      expect(r.uint32()).toBe(10); // compare
+      r.uint32(); // its length
+      expect(r.uint32()).toBe(16); // target
+      expect(r.uint32()).toBe(4); // Lease
+      expect(r.uint32()).toBe(26); // key
+      expect(r.string()).toBe('k');
+      expect(r.uint32()).toBe(64); // lease = 8, varint
+      const long = r.int64() as { toString(): string };
+      expect(long.toString()).toBe(lease);
+    }
+  });
+
   it('encodes a prefix as key and range end like etcd3 does', () => {
     const bytes = encodeTxn({ compare: [], success: [{ delete: { prefix: 'p/' } }] });
     const r = pb.Reader.create(bytes);
