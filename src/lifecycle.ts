@@ -8,9 +8,11 @@ import { DomainError } from './domain/errors.js';
 export class Lifecycle {
   private readonly controller = new AbortController();
   private drainingSince: number | undefined;
+  /** Per-request controllers aborted on drain (see {@link enlist}). */
+  private readonly enlisted = new Set<AbortController>();
 
   constructor(readonly retryAfterS: number) {
-    // Every request in flight listens to this one signal (see requestSignal): not a leak.
+    // SSE streams and long-running calls may each listen to this one signal: not a leak.
     setMaxListeners(0, this.controller.signal);
   }
 
@@ -23,6 +25,23 @@ export class Lifecycle {
     return this.drainingSince !== undefined;
   }
 
+  /**
+   * Aborts `ctl` when draining begins (at once if it already has) until the returned function is
+   * called. A Set instead of one listener per request on {@link signal}: an EventTarget checks
+   * every listener for duplicates on add and walks them on remove, so with many requests in flight
+   * each add and remove grew with their number.
+   */
+  enlist(ctl: AbortController): () => void {
+    if (this.controller.signal.aborted) {
+      ctl.abort(this.controller.signal.reason);
+      return () => undefined;
+    }
+    this.enlisted.add(ctl);
+    return () => {
+      this.enlisted.delete(ctl);
+    };
+  }
+
   /** Marks the process as draining and aborts every long-running request. Idempotent. */
   beginDrain(): void {
     if (this.drainingSince !== undefined) return;
@@ -32,5 +51,8 @@ export class Lifecycle {
         retryAfterS: this.retryAfterS,
       }),
     );
+    const reason: unknown = this.controller.signal.reason;
+    for (const ctl of this.enlisted) ctl.abort(reason);
+    this.enlisted.clear();
   }
 }

@@ -1,13 +1,31 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
+ * Secrets come from one CSPRNG draw per 64 (as Node's randomUUID caches its random bytes): a
+ * synchronous `randomBytes(32)` per acquire was a visible share of the acquire path's CPU.
+ */
+const SECRET_BYTES = 32;
+const SECRETS_PER_DRAW = 64;
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+
+/**
  * Holder secrets. A grant's key name is the SHA-256 of its secret, so presenting the secret is
  * what proves ownership and the secret itself is never stored. With an Idempotency-Key the secret
  * is derived from that key and the slot, so a retried acquire on any replica finds the same grant:
  * such a key is then a credential and must be unguessable (we require at least 16 characters).
  */
 export function newSecret(): string {
-  return randomBytes(32).toString('base64url');
+  if (randomOffset + SECRET_BYTES > randomPool.length) {
+    randomPool = randomBytes(SECRET_BYTES * SECRETS_PER_DRAW);
+    randomOffset = 0;
+  }
+  const end = randomOffset + SECRET_BYTES;
+  const secret = randomPool.toString('base64url', randomOffset, end);
+  // Each byte serves one secret only: wiped once used.
+  randomPool.fill(0, randomOffset, end);
+  randomOffset = end;
+  return secret;
 }
 
 /** The secret a retried acquire with the same Idempotency-Key derives for the same slot. */

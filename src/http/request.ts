@@ -59,22 +59,15 @@ function malformedSecret(
 /**
  * A signal that aborts when the client goes away before the response is written, or when the
  * process starts draining. Long-polls pass it down so a vanished waiter leaves the queue at once.
- * One controller and two listeners per request (cheaper than `AbortSignal.any` on the hot path);
- * the drain listener is removed when the response closes.
+ * One controller and one listener per request (cheaper than `AbortSignal.any` on the hot path);
+ * the drain hook ({@link Lifecycle.enlist}) is removed when the response closes.
  */
 export function requestSignal(res: Response, lifecycle: Lifecycle): AbortSignal {
   const ctl = new AbortController();
-  const drain = lifecycle.signal;
-  if (drain.aborted) {
-    ctl.abort(drain.reason);
-    return ctl.signal;
-  }
-  const onDrain = () => {
-    ctl.abort(drain.reason);
-  };
-  drain.addEventListener('abort', onDrain, { once: true });
+  const leave = lifecycle.enlist(ctl);
+  if (ctl.signal.aborted) return ctl.signal;
   res.once('close', () => {
-    drain.removeEventListener('abort', onDrain);
+    leave();
     if (!res.writableEnded) {
       ctl.abort(
         new DomainError('wait_cancelled', 'the client closed the connection while waiting'),
