@@ -80,6 +80,24 @@ describe('session grant release and its quota ledger key', () => {
     expect(await ledgerKeys()).toEqual([]);
   });
 
+  it('keeps one ledger key per live grant across replays and reuses of an Idempotency-Key', async () => {
+    const headers = { 'idempotency-key': randomUUID() };
+    const body = { holder: 'h', ttlSeconds: 30, session };
+    for (let round = 0; round < 2; round++) {
+      const g = await call(svc.url, 'POST', '/v1/slots/lr-idem/grants', { body, headers });
+      expect(g.status).toBe(201);
+      const again = await call(svc.url, 'POST', '/v1/slots/lr-idem/grants', { body, headers });
+      expect(again.status).toBe(200);
+      expect(again.body.token).toBe(g.body.token);
+      expect(await ledgerKeys()).toHaveLength(1);
+      const r = await call(svc.url, 'DELETE', `/v1/slots/lr-idem/grants/${g.body.token}`, {
+        headers: secret(g.body.secret),
+      });
+      expect(r.status).toBe(204);
+      expect(await ledgerKeys()).toEqual([]);
+    }
+  });
+
   it('still deletes the ledger key of a grant released by another principal', async () => {
     const g = await acquire('lr-other');
     const otherPrefix = svc.services.quotas.ledgerPrefix('grants', 'someone-else');
