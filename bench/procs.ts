@@ -246,6 +246,8 @@ export async function startService(o: {
   prefix: string;
   env?: Record<string, string>;
   cpuProfDir?: string;
+  /** Another checkout of slotlock to run (bench/ab.ts); default this one. */
+  cwd?: string;
 }): Promise<Service> {
   const port = await freePort();
   const args = ['--import', 'tsx'];
@@ -254,6 +256,7 @@ export async function startService(o: {
   const logFile = join(o.dir, `${o.name}.log`);
   const child = spawnChild(o.name, process.execPath, args, {
     logFile,
+    ...(o.cwd === undefined ? {} : { cwd: o.cwd }),
     env: cleanEnv({
       PORT: String(port),
       HOST: '127.0.0.1',
