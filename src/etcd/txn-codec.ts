@@ -179,7 +179,8 @@ export function readFields(
   }
 }
 
-function readKeyValue(r: pb.Reader, end: number): KeyValue {
+/** Reads an mvccpb.KeyValue that ends at `end` (key and value as UTF-8 strings). */
+export function readKeyValue(r: pb.Reader, end: number): KeyValue {
   const kv: KeyValue = {
     key: '',
     value: '',
@@ -201,8 +202,8 @@ function readKeyValue(r: pb.Reader, end: number): KeyValue {
   return kv;
 }
 
-/** The revision in a ResponseHeader. */
-function readHeaderRevision(r: pb.Reader, end: number): string {
+/** The revision in a ResponseHeader that ends at `end`. */
+export function readHeaderRevision(r: pb.Reader, end: number): string {
   let revision = '0';
   readFields(r, end, no => {
     if (no !== 3) return false;

@@ -6,29 +6,51 @@
  * stream a server-side cancel makes it throw "Failed to find watcher" inside the gRPC data
  * handler, an uncaught exception. Here every watch owns its call: a failure or a cancel ends that
  * call only, closing it never waits for the library, and the caller owns the resume revision.
+ * Its messages go through slotlock's own codec (watch-codec.ts), not etcd3's proto-loader objects.
  */
-import type { Etcd3, IWatchCreateRequest, IWatchRequest, IWatchResponse } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { poolOf, type GrpcMetadata } from './pool.js';
+import {
+  decodeWatchResponse,
+  encodeWatchRequest,
+  type WatchAnswer,
+  type WatchCreate,
+} from './watch-codec.js';
 
 /** The parts of a grpc-js bidirectional stream we use. */
 interface RawWatchStream {
-  write(req: IWatchRequest): boolean;
+  write(req: Uint8Array): boolean;
   cancel(): void;
-  on(event: 'data', fn: (res: IWatchResponse) => void): this;
+  on(event: 'data', fn: (res: WatchAnswer) => void): this;
   on(event: 'error', fn: (err: Error) => void): this;
   on(event: 'end', fn: () => void): this;
 }
 
-interface WatchServiceClient {
-  watch(metadata: GrpcMetadata, options: object): RawWatchStream;
+/**
+ * The part of a grpc-js client used here (etcd3's Watch service client is one): a bidi call
+ * whose messages slotlock encodes and decodes itself ({@link encodeWatchRequest}).
+ */
+interface BidiClient {
+  makeBidiStreamRequest(
+    method: string,
+    serialize: (value: Uint8Array) => Buffer,
+    deserialize: (value: Buffer) => WatchAnswer,
+    metadata: GrpcMetadata,
+    options: object,
+  ): RawWatchStream;
 }
+
+const WATCH_METHOD = '/etcdserverpb.Watch/Watch';
+
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** Hosts from `first` on, cycling; the pool skips a host whose circuit breaker is open. */
 function* hostsFrom(hosts: unknown[], first: number): Generator {
   for (let i = first; ; i++) yield hosts[i % hosts.length];
 }
 
-type Next = { res: IWatchResponse } | { error: Error } | { ended: true };
+type Next = { res: WatchAnswer } | { error: Error } | { ended: true };
 
 let openCalls = 0;
 
@@ -68,25 +90,27 @@ export class WatchCall {
   static async open(
     client: Etcd3,
     hostIndex: number,
-    create: IWatchCreateRequest,
+    create: WatchCreate,
     requireLeader: boolean,
   ): Promise<WatchCall> {
     const pool = poolOf(client);
-    const call = await pool.withConnection<WatchServiceClient, WatchCall>(
+    const call = await pool.withConnection<BidiClient, WatchCall>(
       'Watch',
-      ({ client: watchClient, metadata }) => {
+      ({ client: grpcClient, metadata }) => {
         const md = metadata.clone();
         if (requireLeader) md.set('hasleader', 'true');
-        return new WatchCall(watchClient.watch(md, {}));
+        return new WatchCall(
+          grpcClient.makeBidiStreamRequest(WATCH_METHOD, asBuffer, decodeWatchResponse, md, {}),
+        );
       },
       hostsFrom(pool.hosts, hostIndex),
     );
-    call.stream.write({ create_request: create });
+    call.stream.write(encodeWatchRequest({ create }));
     return call;
   }
 
   /** etcd's responses, in order; throws the stream's error, or an error when it ends. */
-  async *responses(signal: AbortSignal | undefined): AsyncGenerator<IWatchResponse> {
+  async *responses(signal: AbortSignal | undefined): AsyncGenerator<WatchAnswer> {
     const onAbort = () => this.wake?.();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {

@@ -1,18 +1,12 @@
-import type { Etcd3, IKeyValue, IWatchResponse } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { toKeyValue, type KeyValue } from './store.js';
 import { WatchLostError } from './errors.js';
+import { prefixEnd } from './keys.js';
 import { forgetAuthToken, hostCount } from './pool.js';
 import { WatchCall } from './watch-call.js';
+import type { WatchAnswer, WatchEvent } from './watch-codec.js';
 
-/** One change to a key, as seen by a watch. `revision` is the change's own revision. */
-export interface WatchEvent {
-  type: 'put' | 'delete';
-  key: string;
-  revision: string;
-  kv: KeyValue;
-  prev: KeyValue | undefined;
-}
+export type { WatchEvent };
 
 /**
  * What a watch yields: batches of events in revision order (`revision`: the last event's),
@@ -77,10 +71,10 @@ export async function* watchPrefix(
         host,
         {
           key: Buffer.from(prefix),
-          range_end: prefixEnd(Buffer.from(prefix)),
-          start_revision: next.toString(),
-          prev_kv: true,
-          progress_notify: true,
+          rangeEnd: prefixEnd(prefix),
+          startRevision: next.toString(),
+          prevKv: true,
+          progressNotify: true,
           fragment: true,
         },
         opts.requireLeader ?? true,
@@ -100,13 +94,13 @@ export async function* watchPrefix(
         if (res.created) {
           created = true;
           clearTimeout(timer);
-          catchUpTo = BigInt(res.header.revision);
+          catchUpTo = BigInt(res.revision);
           backoff = BACKOFF_FIRST_MS;
           up = true;
           yield { type: 'connected' };
           continue;
         }
-        fragments.push(...res.events.map(e => toEvent(e.type, e.kv, e.prev_kv)));
+        for (const event of res.events) fragments.push(event);
         if (res.fragment) continue;
         const events = fragments;
         fragments = [];
@@ -115,7 +109,7 @@ export async function* watchPrefix(
           next = BigInt(last.revision) + 1n;
           yield { type: 'events', revision: last.revision, events };
         } else if (next > catchUpTo) {
-          const revision = BigInt(res.header.revision);
+          const revision = BigInt(res.revision);
           if (revision >= next) {
             next = revision + 1n;
             yield { type: 'progress', revision: revision.toString() };
@@ -149,44 +143,16 @@ export async function* watchPrefix(
   }
 }
 
-function cancelError(res: IWatchResponse, prefix: string, next: bigint): Error {
-  const compacted = BigInt(res.compact_revision || '0');
+function cancelError(res: WatchAnswer, prefix: string, next: bigint): Error {
+  const compacted = BigInt(res.compactRevision);
   if (compacted > 0n) {
     return new WatchLostError(
       `the watch on ${prefix} cannot resume at revision ${next}: etcd compacted up to ${compacted}`,
     );
   }
-  return new Error(`etcd cancelled the watch on ${prefix}: ${res.cancel_reason || 'no reason'}`);
+  return new Error(`etcd cancelled the watch on ${prefix}: ${res.cancelReason || 'no reason'}`);
 }
 
 function isNoLeader(err: Error): boolean {
   return err.message.includes('no leader');
-}
-
-/** The range end that covers every key starting with `prefix` (etcd's prefix convention). */
-function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] ?? 0) < 0xff) {
-      end[i] = (end[i] ?? 0) + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
-
-function toEvent(
-  type: 'Put' | 'Delete' | number,
-  kv: IKeyValue,
-  prev: IKeyValue | null | undefined,
-): WatchEvent {
-  const value = toKeyValue(kv);
-  const isDelete = type === 'Delete' || type === 1;
-  return {
-    type: isDelete ? 'delete' : 'put',
-    key: value.key,
-    revision: value.modRevision,
-    kv: value,
-    prev: prev === undefined || prev === null ? undefined : toKeyValue(prev),
-  };
 }
