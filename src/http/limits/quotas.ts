@@ -42,6 +42,7 @@ export class Quotas {
   private readonly limits: Record<QuotaKind, number>;
   private readonly waiters = new Map<string, number>();
   private readonly seen = new Map<string, SeenCount>();
+  private readonly hashes = new Map<string, string>();
 
   constructor(
     private readonly store: EtcdStore,
@@ -58,8 +59,18 @@ export class Quotas {
 
   /** The prefix of a principal's ledger keys of one kind. */
   ledgerPrefix(kind: QuotaKind, principal: string): string {
-    const h = createHash('sha256').update(principal).digest('hex').slice(0, 32);
-    return `${this.root}${ledgerOf[kind]}/${h}/`;
+    return `${this.root}${ledgerOf[kind]}/${this.principalHash(principal)}/`;
+  }
+
+  /** The principal's hash in ledger key names; remembered, since every request needs it. */
+  private principalHash(principal: string): string {
+    let h = this.hashes.get(principal);
+    if (h === undefined) {
+      h = createHash('sha256').update(principal).digest('hex').slice(0, 32);
+      if (this.hashes.size >= COUNTS_KEPT) this.hashes.clear();
+      this.hashes.set(principal, h);
+    }
+    return h;
   }
 
   /**
