@@ -3,6 +3,10 @@
  * load (this machine's load moves rates 2–3× between runs; a comparison across runs is noise).
  *
  *   npx tsx bench/ab.ts [--base=<git rev, default HEAD~1>] [--rounds=4] [--ms=1500]
+ *                       [--head-env=NAME=value,...]
+ *
+ * `--head-env` sets environment variables of the head service only, e.g. `--base=HEAD
+ * --head-env=RATE_LIMIT_REPLICA=0,RATE_LIMIT_PRINCIPAL=0` prices the rate limiters.
  *
  * Checks the base revision out into a temporary git worktree (sharing this checkout's
  * node_modules), starts both services as child processes on one etcd member, and measures in
@@ -23,6 +27,12 @@ const arg = (name: string, fallback: string): string =>
 const base = arg('base', 'HEAD~1');
 const rounds = Number(arg('rounds', '4'));
 const ms = Number(arg('ms', '1500'));
+const headEnv = Object.fromEntries(
+  arg('head-env', '')
+    .split(',')
+    .filter(kv => kv.includes('='))
+    .map(kv => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+) as Record<string, string>;
 
 const dir = mkdtempSync(join(tmpdir(), 'slotlock-ab-'));
 const tree = join(dir, 'base');
@@ -69,8 +79,14 @@ try {
     }),
   });
   services.push({
-    version: `head ${headRev.trim()}`,
-    svc: await startService({ etcdUrl: etcd.clientUrl, dir, name: 'head', prefix: 'ab-head/' }),
+    version: `head ${headRev.trim()}${Object.keys(headEnv).length > 0 ? '+env' : ''}`,
+    svc: await startService({
+      etcdUrl: etcd.clientUrl,
+      dir,
+      name: 'head',
+      prefix: 'ab-head/',
+      env: headEnv,
+    }),
   });
   const phase = { durationMs: ms, warmupMs: 300, maxOps: 1_000_000, rounds: 1 };
   for (let round = 0; round < rounds; round++) {
