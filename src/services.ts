@@ -19,6 +19,7 @@ import { StaleReports } from './domain/fencing/stale-reports.js';
 import type { EtcdClient } from './etcd/client.js';
 import { KeyLayout, slotSpace } from './etcd/keys.js';
 import { LeaseKeeper } from './etcd/lease-keeper.js';
+import { LeasePool } from './etcd/lease-pool.js';
 import { EtcdStore } from './etcd/store.js';
 import type { EtcdFaults } from './etcd/faults.js';
 import { limitsOf, type Limits } from './http/schemas.js';
@@ -89,11 +90,13 @@ export function createServices(
     config.RETRY_AFTER_S,
   );
   const slots = slotSpace(keys);
-  const watch = new SlotWatch(store, slots, log, watchCounters(metrics, 'slots'));
+  // No listener of the slot watch reads `prev`: etcd need not fetch it.
+  const watch = new SlotWatch(store, slots, log, watchCounters(metrics, 'slots'), false);
   const cleanup = new Cleanup(log);
   const lifecycle = new Lifecycle(config.RETRY_AFTER_S);
   const sessionDeadlines = new SessionDeadlines(store);
   const markerLeases = new MarkerLeases(store, config.RELEASE_MARKER_RETENTION_S);
+  const leasePool = new LeasePool(store, { size: config.LEASE_POOL_SIZE });
   const semaphore = new Semaphore({
     store,
     space: slots,
@@ -106,6 +109,7 @@ export function createServices(
     log,
     retryAfterS: config.RETRY_AFTER_S,
     reconnectGraceMs: config.ETCD_CALL_TIMEOUT_MS,
+    leasePool,
   });
   const elections = new Elections({
     store,
@@ -155,6 +159,7 @@ export function createServices(
       lifecycle.beginDrain();
       await watch.close();
       await elections.close();
+      await leasePool.close();
       await cleanup.drain(config.ETCD_CALL_TIMEOUT_MS);
       leases.close();
       auth.close();

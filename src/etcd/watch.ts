@@ -37,6 +37,12 @@ export interface WatchOptions {
    * member (default 3000 ms): a call can wait unbounded on a member that cannot be reached.
    */
   createTimeoutMs?: number | undefined;
+  /**
+   * Deliver each event's previous key-value (default true). etcd reads it from its store for every
+   * put over an existing key and every delete, so a watch whose consumers never look at `prev`
+   * should turn it off.
+   */
+  prevKv?: boolean | undefined;
 }
 
 const BACKOFF_FIRST_MS = 50;
@@ -73,7 +79,7 @@ export async function* watchPrefix(
           key: Buffer.from(prefix),
           rangeEnd: prefixEnd(prefix),
           startRevision: next.toString(),
-          prevKv: true,
+          prevKv: opts.prevKv ?? true,
           progressNotify: true,
           fragment: true,
         },

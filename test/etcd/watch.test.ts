@@ -168,4 +168,32 @@ describe('watchPrefix', () => {
       process.off('uncaughtException', onUncaught);
     }
   });
+  it('delivers the previous key-value by default, and none with prevKv off', async () => {
+    const prefix = uniquePrefix('watch-prev');
+    const [first] = await putMany(prefix, 1);
+    const from = String(Number(first) + 1);
+    await direct.put(`${prefix}k0`).value('again').exec();
+    await direct.delete().key(`${prefix}k0`).exec();
+    const read = async (prevKv: boolean | undefined) => {
+      const abort = new AbortController();
+      const got: { type: string; prev: string | undefined }[] = [];
+      for await (const item of watchPrefix(direct, prefix, from, {
+        signal: abort.signal,
+        ...(prevKv === undefined ? {} : { prevKv }),
+      })) {
+        if (item.type !== 'events') continue;
+        got.push(...item.events.map(e => ({ type: e.type, prev: e.prev?.value })));
+        if (got.length >= 2) abort.abort();
+      }
+      return got;
+    };
+    expect(await read(undefined)).toEqual([
+      { type: 'put', prev: '0' },
+      { type: 'delete', prev: 'again' },
+    ]);
+    expect(await read(false)).toEqual([
+      { type: 'put', prev: undefined },
+      { type: 'delete', prev: undefined },
+    ]);
+  });
 });

@@ -50,6 +50,12 @@ export class SlotWatch {
       resynced: () => undefined,
       connected: () => undefined,
     },
+    /**
+     * Whether listeners need each event's previous key-value (`WatchEvent.prev`): the elections'
+     * metrics do (the TTL of a vanished leader); the slots' listeners do not, and without it etcd
+     * skips a store read per delete and per overwrite.
+     */
+    private readonly prevKv = true,
   ) {}
 
   /** The highest revision whose events have all been delivered to listeners. */
@@ -104,6 +110,7 @@ export class SlotWatch {
       try {
         for await (const item of watchPrefix(this.store.client, this.space.root, next.toString(), {
           signal: this.abort.signal,
+          prevKv: this.prevKv,
           onRestart: (reason, err) => {
             this.counters.restarted(reason);
             this.log.info({ err, reason }, 'slot watch restarting');
