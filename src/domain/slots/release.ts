@@ -77,7 +77,7 @@ export async function releaseGrant(
   }
   // A session grant's quota ledger key lives on the session's lease: if the transaction did not
   // delete it, delete it now.
-  if (record?.q !== undefined && record.q !== ledgerKey) c.withdraw.ledgerKey(record.q, key);
+  if (record?.q !== undefined && record.q !== ledgerKey) c.withdraw.ledgerKey(record.q, token);
   const delay = rangeAt(res.results, 3).kvs[0];
   if (delay !== undefined && delay.lease !== '0') c.withdraw.lease(delay.lease);
 }

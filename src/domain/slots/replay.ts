@@ -68,13 +68,22 @@ export async function replayAcquire(
     );
   }
   const token = existing.createRevision;
+  // A per-grant lease's quota ledger key goes with the old lease, which is revoked below: it moves
+  // to the retry's lease with the grant (the same name, so the grant is still counted once). A
+  // session grant's stays where it is, on the session's lease.
+  const ledgerKey = r.perGrantLease ? req.quota?.keyFor(existing.key) : undefined;
   const rebound = await c.store.txn(
     {
       compare: [
         { key: existing.key, target: 'mod', op: '==', value: existing.modRevision },
         { key: existing.key, target: 'lease', op: '==', value: existing.lease },
       ],
-      success: [{ put: { key: existing.key, value: existing.value, lease: r.leaseId } }],
+      success: [
+        { put: { key: existing.key, value: existing.value, lease: r.leaseId } },
+        ...(ledgerKey === undefined
+          ? []
+          : [{ put: { key: ledgerKey, value: existing.key, lease: r.leaseId } }]),
+      ],
     },
     { signal, group: c.space.keysOf(req.slot) },
   );

@@ -40,12 +40,18 @@ export class Withdrawals {
     );
   }
 
-  /** Deletes a quota ledger key that still names contender `contender` (a session grant's). */
-  ledgerKey(ledgerKey: string, contender: string): void {
+  /**
+   * Deletes the quota ledger key of a released session grant if it is still the incarnation put
+   * with that grant: last written at the grant's `token`, by the acquire transaction that put both
+   * (nothing rewrites a session grant's ledger key). A re-acquire with the same Idempotency-Key
+   * puts a ledger key of the same name and value with its new grant, possibly over this one before
+   * it is deleted (so its create revision may stay): only its mod revision tells them apart.
+   */
+  ledgerKey(ledgerKey: string, token: string): void {
     this.cleanup.schedule(`delete ${ledgerKey}`, signal =>
       this.store.txn(
         {
-          compare: [{ key: ledgerKey, target: 'value', op: '==', value: contender }],
+          compare: [{ key: ledgerKey, target: 'mod', op: '==', value: token }],
           success: [{ delete: { key: ledgerKey } }],
         },
         { signal },
@@ -68,9 +74,11 @@ export class Withdrawals {
    * but only the incarnation that acquire would have put: still on `leaseId` and never rewritten
    * since its creation (mod == create revision), compared in the same transaction as the delete.
    * A replay of that acquire (same Idempotency-Key) rewrites the key, so this cleanup, however
-   * late, can no longer delete a grant that a retry has been told it holds.
+   * late, can no longer delete a grant that a retry has been told it holds. The acquire's quota
+   * ledger key `ledgerKey` (named from `key`, put in the same transaction on the session's lease)
+   * goes with it.
    */
-  uncertainKey(key: string, leaseId: string): void {
+  uncertainKey(key: string, leaseId: string, ledgerKey?: string): void {
     this.cleanup.schedule(`delete ${key} if never replayed`, async signal => {
       const kv = (await this.store.range({ key }, { signal })).kvs[0];
       if (kv?.lease !== leaseId || kv.modRevision !== kv.createRevision) return;
@@ -80,7 +88,10 @@ export class Withdrawals {
             { key, target: 'mod', op: '==', value: kv.modRevision },
             { key, target: 'lease', op: '==', value: leaseId },
           ],
-          success: [{ delete: { key } }],
+          success: [
+            { delete: { key } },
+            ...(ledgerKey === undefined ? [] : [{ delete: { key: ledgerKey } }]),
+          ],
         },
         { signal },
       );

@@ -109,7 +109,8 @@ describe('session grant release and its quota ledger key', () => {
 
   it('still deletes a ledger key named the old way (random, recorded in the holder record)', async () => {
     const g = await acquire('lr-old');
-    // Rewrite the grant as an older replica wrote it: a random ledger key named in its record.
+    // Rewrite the grant as an older replica's acquire transaction wrote it: its key, and a random
+    // ledger key named in its record, put together (the token is that transaction's revision).
     const contenders = await svc.client
       .getAll()
       .prefix(`${svc.services.keys.slots}lr-old#h/`)
@@ -121,13 +122,21 @@ describe('session grant release and its quota ledger key', () => {
     const oldName = `${ledger}${randomUUID()}`;
     const record = JSON.parse(kv.value.toString()) as Record<string, unknown>;
     await svc.client.delete().prefix(ledger);
-    await svc.client.put(oldName).value(contender).lease(lease);
-    await svc.client
-      .put(contender)
-      .value(JSON.stringify({ ...record, q: oldName }))
-      .lease(lease);
+    await svc.client.delete().key(contender);
+    const written = await svc.client
+      .if(contender, 'Create', '==', 0)
+      .then(
+        svc.client
+          .put(contender)
+          .value(JSON.stringify({ ...record, q: oldName }))
+          .lease(lease),
+        svc.client.put(oldName).value(contender).lease(lease),
+      )
+      .commit();
+    expect(written.succeeded).toBe(true);
+    const token = written.header.revision;
     expect(await ledgerKeys()).toEqual([oldName]);
-    const r = await call(svc.url, 'DELETE', `/v1/slots/lr-old/grants/${g.token}`, {
+    const r = await call(svc.url, 'DELETE', `/v1/slots/lr-old/grants/${token}`, {
       headers: secret(g.secret),
     });
     expect(r.status).toBe(204);
