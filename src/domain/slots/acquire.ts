@@ -93,7 +93,7 @@ export async function acquireOnce(
       // The put may have been applied with only its answer lost: remove exactly what it would
       // have created (its own lease, or its key if never rewritten by a replay).
       if (perGrantLease) c.withdraw.lease(leaseId);
-      else c.withdraw.uncertainKey(key, leaseId);
+      else c.withdraw.uncertainKey(key, leaseId, quotaKey);
       throw err;
     }
     if (res.succeeded) break;
