@@ -43,6 +43,8 @@ export const configSchema = z
     ETCD_TXN_IN_FLIGHT: int(1, 64).default(2),
     /** etcd's --max-txn-ops (default 128): group-commit batches are sized to stay within it. */
     ETCD_MAX_TXN_OPS: int(8, 100_000).default(128),
+    /** Per-grant leases granted ahead per TTL in use (src/etcd/lease-pool.ts); 0: pool off. */
+    LEASE_POOL_SIZE: int(0, 64).default(4),
     ETCD_DATA_DIR: z.string().min(1).default('.data/etcd'),
     ...limitsConfigShape,
     TTL_MIN_S: int(2, 3600).default(2),

@@ -1,3 +1,4 @@
+import { isLeaseGone } from '../../etcd/lease-pool.js';
 import { rangeAt } from '../../etcd/store.js';
 import { DomainError } from '../errors.js';
 import { decodeHolder, encodeHolder, type Grant } from '../grant.js';
@@ -44,14 +45,17 @@ export async function acquireOnce(
           value: req.value ?? null,
           lockDelayMs: req.lockDelayMs ?? 0,
         });
-  const leaseSentAt = performance.now();
+  // A per-grant lease granted ahead (its expiry counted from when ITS grant was sent), else one now.
+  let pooled = req.session === undefined ? c.leasePool?.take(req.ttlS) : undefined;
+  let leaseSentAt = pooled?.sentAt ?? performance.now();
   // The quota check runs alongside the lease grant: no extra round trip for a per-grant lease.
-  const leaseP = req.session?.leaseId ?? store.leaseGrant(req.ttlS, { signal });
+  const leaseP = req.session?.leaseId ?? pooled?.id ?? store.leaseGrant(req.ttlS, { signal });
   let leaseId: string;
   try {
     [leaseId] = await Promise.all([leaseP, req.quota?.admit(signal)]);
   } catch (err) {
-    if (typeof leaseP !== 'string') {
+    if (pooled !== undefined) c.withdraw.lease(pooled.id);
+    else if (typeof leaseP !== 'string') {
       leaseP.then(
         id => {
           c.withdraw.lease(id);
@@ -62,7 +66,6 @@ export async function acquireOnce(
     throw err;
   }
   const perGrantLease = req.session === undefined;
-  const ownLease = perGrantLease ? leaseId : undefined;
   const value = encodeHolder({
     holder: req.holder,
     capacity: req.capacity,
@@ -85,11 +88,21 @@ export async function acquireOnce(
     session: req.session,
     quotaKey,
   };
+  /** The pooled lease expired or was revoked before its put (nothing applied): grant one, once. */
+  const leaseGone = async (err: unknown): Promise<boolean> => {
+    if (pooled === undefined || !isLeaseGone(err)) return false;
+    pooled = undefined;
+    leaseSentAt = performance.now();
+    leaseId = await store.leaseGrant(req.ttlS, { signal });
+    txnInput.leaseId = leaseId;
+    return true;
+  };
   let res;
   for (let attempt = 1; ; attempt++) {
     try {
       res = await runAcquireTxn(store, space, txnInput, signal);
     } catch (err) {
+      if (await leaseGone(err)) continue;
       // The put may have been applied with only its answer lost: remove exactly what it would
       // have created (its own lease, or its key if never rewritten by a replay).
       if (perGrantLease) c.withdraw.lease(leaseId);
@@ -102,6 +115,7 @@ export async function acquireOnce(
     try {
       replayed = await replayAcquire(c, req, retry, signal);
     } catch (err) {
+      if (await leaseGone(err)) continue;
       if (perGrantLease) c.withdraw.lease(leaseId);
       throw err;
     }
@@ -113,6 +127,7 @@ export async function acquireOnce(
       });
     }
   }
+  const ownLease = perGrantLease ? leaseId : undefined;
   const sessionLeft = perGrantLease ? undefined : sessionTtl(c, leaseId, signal);
 
   const token = res.revision;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ContenderSpace } from '../../etcd/keys.js';
 import type { LeaseKeeper } from '../../etcd/lease-keeper.js';
+import type { LeasePool } from '../../etcd/lease-pool.js';
 import type { EtcdStore } from '../../etcd/store.js';
 import type { Metrics } from '../../metrics.js';
 import type { Cleanup } from '../cleanup.js';
@@ -54,6 +55,8 @@ export interface SemaphoreDeps {
   markerLeases?: MarkerLeases | undefined;
   /** Told of every handover to a waiter of this replica (the election SLI). */
   onHandover?: ((name: string, handover: Handover) => void) | undefined;
+  /** Per-grant leases granted ahead of the acquires that take them (absent: granted inline). */
+  leasePool?: LeasePool | undefined;
 }
 
 /** What the semaphore's verbs share: its dependencies and this replica's in-memory bookkeeping. */
