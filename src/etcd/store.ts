@@ -14,13 +14,11 @@ import {
   leaseGrantMethod,
   leaseRevokeMethod,
 } from './lease-codec.js';
-import { sendTxn, sendUnary } from './txn-call.js';
-import { encodeBatch, encodeTxn, type WireResult } from './txn-codec.js';
+import { rangeMethod, sendTxn, sendUnary } from './txn-call.js';
+import { encodeBatch, encodeRange, encodeTxn, type WireResult } from './txn-codec.js';
 import {
   fromWire,
   opsOf,
-  toRangeRequest,
-  toRangeResult,
   type KeyValue,
   type RangeSpec,
   type Txn,
@@ -197,9 +195,12 @@ export class EtcdStore {
     spec: RangeSpec,
     opts: CallOptions = {},
   ): Promise<{ revision: string; kvs: KeyValue[]; count: number }> {
-    const res = await this.call('range', opts, () => this.client.kv.range(toRangeRequest(spec)));
-    const r = toRangeResult(spec, res.kvs, res.count);
-    return { revision: res.header.revision, ...r };
+    const res = await this.call('range', opts, () =>
+      sendUnary(this.client, rangeMethod, encodeRange(spec), undefined),
+    );
+    const r = fromWire({ kind: 'range', kvs: res.kvs, count: res.count }, { range: spec });
+    if (r.kind !== 'range') throw new Error('a range answered something else');
+    return { revision: res.header.revision, kvs: r.kvs, count: r.count };
   }
 
   /** Grants a lease of `ttlS` seconds and returns its id (decimal string). */

@@ -6,7 +6,7 @@
 import { castGrpcError, EtcdInvalidAuthTokenError, type Etcd3 } from 'etcd3';
 import { isBrokenCircuitError } from 'cockatiel';
 import { poolOf, type GrpcMetadata } from './pool.js';
-import { decodeTxnAnswer, type WireTxnAnswer } from './txn-codec.js';
+import { decodeRangeAnswer, decodeTxnAnswer, type WireTxnAnswer } from './txn-codec.js';
 
 /** The part of a grpc-js client used here (etcd3's KV service client is one). */
 interface UnaryClient {
@@ -80,6 +80,13 @@ function defaultCallOptions(factory: unknown): object {
   }
   return typeof factory === 'object' && factory !== null ? factory : {};
 }
+
+/** A linearizable range read (`KV/Range`). */
+export const rangeMethod: UnaryMethod<ReturnType<typeof decodeRangeAnswer>> = {
+  service: 'KV',
+  path: '/etcdserverpb.KV/Range',
+  decode: decodeRangeAnswer,
+};
 
 /**
  * Sends the encoded TxnRequest `request` and decodes etcd's answer. `deadline` (epoch ms) replaces

@@ -63,7 +63,7 @@ function writeCompare(w: pb.Writer, c: Compare): void {
   w.ldelim();
 }
 
-function writeRange(w: pb.Writer, spec: RangeSpec): void {
+export function writeRange(w: pb.Writer, spec: RangeSpec): void {
   if (spec.prefix !== undefined) {
     w.uint32(tag(1, 2)).string(spec.prefix);
     w.uint32(tag(2, 2)).bytes(prefixEnd(spec.prefix));
@@ -262,4 +262,29 @@ function readTxn(r: pb.Reader, end: number): WireTxnAnswer {
 export function decodeTxnAnswer(bytes: Uint8Array): WireTxnAnswer {
   const r = pb.Reader.create(bytes);
   return readTxn(r, r.len);
+}
+
+/** A range as the bytes of an etcdserverpb.RangeRequest (a linearizable read). */
+export function encodeRange(spec: RangeSpec): Uint8Array {
+  const w = pb.Writer.create();
+  writeRange(w, spec);
+  return w.finish();
+}
+
+/** Reads the bytes of an etcdserverpb.RangeResponse: header revision, key-values and count. */
+export function decodeRangeAnswer(bytes: Uint8Array): {
+  header: { revision: string };
+  kvs: KeyValue[];
+  count: string;
+} {
+  const r = pb.Reader.create(bytes);
+  const answer = { header: { revision: '0' }, kvs: [] as KeyValue[], count: '0' };
+  readFields(r, r.len, no => {
+    if (no === 1) answer.header.revision = readHeaderRevision(r, r.uint32() + r.pos);
+    else if (no === 2) answer.kvs.push(readKeyValue(r, r.uint32() + r.pos));
+    else if (no === 4) answer.count = readInt64(r);
+    else return false;
+    return true;
+  });
+  return answer;
 }

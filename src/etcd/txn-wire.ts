@@ -1,10 +1,9 @@
-import type { IKeyValue, IRangeRequest } from 'etcd3';
+import type { IKeyValue } from 'etcd3';
 import type { WireResult } from './txn-codec.js';
-import { prefixEnd } from './keys.js';
 
 /*
- * The wire shapes of slotlock's transactions: its own types for keys, compares, ranges and ops,
- * and their conversion to and from etcd3's gRPC messages. Pure functions, no calls.
+ * The shapes of slotlock's transactions: its own types for keys, compares, ranges and ops, and
+ * the answers as slotlock reads them (txn-codec.ts puts them on the wire). Pure functions.
  */
 
 /** A key-value pair as slotlock sees it: strings, with revisions as decimal strings. */
@@ -56,53 +55,12 @@ export interface Txn {
   failure?: TxnOp[];
 }
 
-const sortTarget = { create: 'Create', key: 'Key', mod: 'Mod' } as const;
-const sortOrder = { asc: 'Ascend', desc: 'Descend' } as const;
-
-/** A slotlock range as etcd3's range request (prefix → range_end, filters, count/keys only). */
-export function toRangeRequest(spec: RangeSpec): IRangeRequest {
-  const req: IRangeRequest = {};
-  if (spec.prefix !== undefined) {
-    req.key = Buffer.from(spec.prefix);
-    req.range_end = prefixEnd(spec.prefix);
-  } else if (spec.key !== undefined) {
-    req.key = Buffer.from(spec.key);
-  } else {
-    throw new Error('a range needs a key or a prefix');
-  }
-  if (spec.limit !== undefined) req.limit = spec.limit;
-  if (spec.sort !== undefined) {
-    req.sort_target = sortTarget[spec.sort.target];
-    req.sort_order = sortOrder[spec.sort.order];
-  }
-  if (spec.minCreateRevision !== undefined) req.min_create_revision = spec.minCreateRevision;
-  if (spec.maxCreateRevision !== undefined) req.max_create_revision = spec.maxCreateRevision;
-  if (spec.revision !== undefined) req.revision = spec.revision;
-  if (spec.countOnly === true && !hasFilter(spec)) req.count_only = true;
-  if (spec.keysOnly === true || (spec.countOnly === true && hasFilter(spec))) req.keys_only = true;
-  return req;
-}
-
 /**
  * etcd computes `count` before applying the create-revision filters, so a filtered count is
  * taken from the keys returned instead (the request was sent keys-only).
  */
 export function hasFilter(spec: RangeSpec): boolean {
   return spec.minCreateRevision !== undefined || spec.maxCreateRevision !== undefined;
-}
-
-/** A range answer as slotlock sees it (see {@link hasFilter} for the count). */
-export function toRangeResult(
-  spec: RangeSpec | undefined,
-  kvs: IKeyValue[],
-  count: string,
-): { kvs: KeyValue[]; count: number } {
-  if (spec !== undefined && hasFilter(spec)) {
-    return spec.countOnly === true
-      ? { kvs: [], count: kvs.length }
-      : { kvs: kvs.map(toKeyValue), count: kvs.length };
-  }
-  return { kvs: kvs.map(toKeyValue), count: Number(count) };
 }
 
 /** One op's answer of a transaction as slotlock sees it (see {@link hasFilter} for counts). */

@@ -125,6 +125,29 @@ describe('slotlock’s own Txn wire codec, against real etcd and etcd3’s codec
     await client.delete().prefix(p).exec();
   });
 
+  it('reads ranges through its own KV/Range codec like etcd3 does', async () => {
+    const p = uniquePrefix('codec-range');
+    await client.put(`${p}a`).value('1').exec();
+    const b = await client.put(`${p}b`).value('2').exec();
+    await client.put(`${p}c`).value('3').exec();
+    const all = await store.range({ prefix: p });
+    const theirs = await client.getAll().prefix(p).exec();
+    expect(all.kvs).toEqual(theirs.kvs.map(toKeyValue));
+    expect(all.count).toBe(3);
+    expect(BigInt(all.revision)).toBeGreaterThanOrEqual(BigInt(theirs.header.revision));
+    expect(await store.range({ prefix: p, countOnly: true })).toMatchObject({ kvs: [], count: 3 });
+    // A create-revision filter counts the keys returned (etcd counts before filtering).
+    const after = await store.range({
+      prefix: p,
+      minCreateRevision: b.header.revision,
+      countOnly: true,
+    });
+    expect(after.count).toBe(2);
+    const one = await store.range({ key: `${p}b` });
+    expect(one.kvs.map(kv => kv.value)).toEqual(['2']);
+    await client.delete().prefix(p).exec();
+  });
+
   it('grants and revokes leases through its own LeaseGrant/LeaseRevoke codec', async () => {
     const id = await store.leaseGrant(30);
     expect(BigInt(id)).toBeGreaterThan(0n);
