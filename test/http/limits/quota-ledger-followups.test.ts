@@ -121,6 +121,67 @@ describe('a session acquire whose answer was lost', () => {
   });
 });
 
+describe('a session acquire whose answer was lost, then replayed', () => {
+  let svc: TestService;
+  /** How long the held range waits before it is sent: the window for the retry. */
+  const HOLD_MS = 2000;
+  const faults = { loseTxns: 0, passRanges: -1 };
+  beforeAll(async () => {
+    // A quota of 2: every admit reads the count (no reuse this close to the quota).
+    svc = await startTestService(
+      { QUOTA_GRANTS: '2', TTL_MAX_S: '60' },
+      {
+        etcdFaults: {
+          loseAnswer: op => {
+            if (op !== 'txn' || faults.loseTxns <= 0) return false;
+            faults.loseTxns--;
+            return true;
+          },
+          delaySend: op => {
+            if (op !== 'range' || faults.passRanges < 0) return 0;
+            if (faults.passRanges > 0) {
+              faults.passRanges--;
+              return 0;
+            }
+            faults.passRanges = -1;
+            return HOLD_MS;
+          },
+        },
+      },
+    );
+  });
+  afterAll(async () => {
+    await svc.close();
+  });
+
+  it('keeps the ledger key of the grant a retry replayed, however late the cleanup runs', async () => {
+    const session = await newSession(svc);
+    const headers = { 'idempotency-key': randomUUID() };
+    const body = { holder: 'h', ttlSeconds: 30, session };
+    // The quota count passes, the acquire txn's answer is lost, the cleanup's read is held.
+    faults.loseTxns = 1;
+    faults.passRanges = 1;
+    const lost = await call(svc.url, 'POST', '/v1/slots/fu-late/grants', { body, headers });
+    expect(lost.status).toBe(503);
+    expect(faults.passRanges).toBe(-1);
+    expect(svc.services.cleanup.pending).toBe(1);
+    const retry = await call(svc.url, 'POST', '/v1/slots/fu-late/grants', { body, headers });
+    expect(retry.status).toBe(200);
+    expect(svc.services.cleanup.pending).toBe(1);
+    await settled(svc);
+    const [grantKv] = await contenderKvs(svc, 'fu-late');
+    expect(grantKv?.create_revision).toBe(retry.body.token);
+    const ledger = await ledgerKvs(svc);
+    expect(ledger).toHaveLength(1);
+    expect(ledger[0]?.value.toString()).toBe(grantKv?.key.toString());
+    const r = await call(svc.url, 'DELETE', `/v1/slots/fu-late/grants/${retry.body.token}`, {
+      headers: secret(retry.body.secret as string),
+    });
+    expect(r.status).toBe(204);
+    expect(await ledgerKvs(svc)).toEqual([]);
+  });
+});
+
 describe('the background ledger delete after a release by another principal', () => {
   let svc: TestService;
   /** How long the held txn waits before it is sent: the window for the re-acquire. */
