@@ -3,16 +3,17 @@
  * load (this machine's load moves rates 2–3× between runs; a comparison across runs is noise).
  *
  *   npx tsx bench/ab.ts [--base=<git rev, default HEAD~1>] [--rounds=4] [--ms=1500]
- *                       [--head-env=NAME=value,...]
+ *                       [--head-env=NAME=value,...] [--base-env=NAME=value,...]
  *
  * `--head-env` sets environment variables of the head service only, e.g. `--base=HEAD
  * --head-env=RATE_LIMIT_REPLICA=0,RATE_LIMIT_PRINCIPAL=0` prices the rate limiters.
  *
  * Checks the base revision out into a temporary git worktree (sharing this checkout's
  * node_modules), starts both services as child processes on one etcd member, and measures in
- * alternating order per round: session cycles at concurrency 1 and 64, and 64 clients contending
- * for one slot in wait mode. Prints per subject and version: rate, p50 and the server's CPU per
- * cycle or handover (from /proc), summed over the rounds. Everything started is stopped by pid.
+ * alternating order per round: session cycles at concurrency 1 and 64, per-grant cycles at
+ * concurrency 1, and 64 clients contending for one slot in wait mode. Prints per subject and
+ * version: rate, p50 and the server's CPU per cycle or handover (from /proc), summed over the
+ * rounds. Everything started is stopped by pid.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -27,12 +28,16 @@ const arg = (name: string, fallback: string): string =>
 const base = arg('base', 'HEAD~1');
 const rounds = Number(arg('rounds', '4'));
 const ms = Number(arg('ms', '1500'));
-const headEnv = Object.fromEntries(
-  arg('head-env', '')
-    .split(',')
-    .filter(kv => kv.includes('='))
-    .map(kv => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-) as Record<string, string>;
+const envArg = (name: string): Record<string, string> =>
+  Object.fromEntries(
+    arg(name, '')
+      .split(',')
+      .filter(kv => kv.includes('='))
+      .map(kv => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+const headEnv = envArg('head-env');
+/** Environment of the base service only, e.g. `--base-env=LEASE_POOL_SIZE=0`. */
+const baseEnv = envArg('base-env');
 
 const dir = mkdtempSync(join(tmpdir(), 'slotlock-ab-'));
 const tree = join(dir, 'base');
@@ -69,13 +74,14 @@ const etcd = await startEtcd(dir);
 const services: { version: string; svc: Service }[] = [];
 try {
   services.push({
-    version: `base ${baseRev.trim()}`,
+    version: `base ${baseRev.trim()}${Object.keys(baseEnv).length > 0 ? '+env' : ''}`,
     svc: await startService({
       etcdUrl: etcd.clientUrl,
       dir,
       name: 'base',
       prefix: 'ab-base/',
       cwd: tree,
+      env: baseEnv,
     }),
   });
   services.push({
@@ -102,6 +108,18 @@ try {
         } finally {
           await runner.close();
         }
+      }
+    }
+    // Per-grant c1: a lease of its own per cycle (LeaseGrant, acquire txn, release with revoke).
+    for (const { version, svc } of order) {
+      const runner = await prepareUncontended(svc.url, 'per-grant', 1, `ab${round}`);
+      try {
+        await closedLoop({ concurrency: 1, durationMs: 300, maxOps: 1e6 }, runner.op);
+        await measure(svc, `per-grant c1|${version}`, () =>
+          closedLoop({ concurrency: 1, durationMs: ms, maxOps: 1e6 }, runner.op),
+        );
+      } finally {
+        await runner.close();
       }
     }
     for (const { version, svc } of order) {

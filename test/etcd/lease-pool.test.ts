@@ -15,6 +15,7 @@ class CountingStore implements LeaseGranter {
   grantsFailed = 0;
   readonly granted: string[] = [];
   readonly revoked: string[] = [];
+  revokesDone = 0;
   /** Extra time before a grant's answer is handed to the pool (a slow etcd). */
   answerDelayMs = 0;
 
@@ -35,17 +36,33 @@ class CountingStore implements LeaseGranter {
 
   async leaseRevoke(id: string): Promise<boolean> {
     this.revoked.push(id);
-    return this.store.leaseRevoke(id);
+    try {
+      return await this.store.leaseRevoke(id);
+    } finally {
+      this.revokesDone++;
+    }
+  }
+
+  /** Resolves once every revoke asked for so far has been answered. */
+  async revokesSettled(): Promise<void> {
+    await pollValue(
+      () => Promise.resolve(this.revokesDone),
+      n => n >= this.revoked.length,
+      3000,
+      5,
+    );
   }
 }
 
 /** Takes from `pool` until it hands out a lease (the first takes after idle only warm it). */
 async function takeHit(pool: LeasePool, ttlS: number): Promise<{ id: string; sentAt: number }> {
+  // Ready leases of other TTLs are counted too: wait for one more than before.
+  const before = pool.stats.ready;
   pool.take(ttlS);
   pool.take(ttlS);
   await pollValue(
     () => Promise.resolve(pool.stats.ready),
-    n => n > 0,
+    n => n > before,
     3000,
     5,
   );
@@ -117,6 +134,7 @@ describe('LeasePool (real etcd)', () => {
     );
     expect(pool.take(6)).toBeUndefined();
     const [stale] = counting.revoked;
+    await counting.revokesSettled();
     expect(stale).toBe(counting.granted[0]);
     expect((await store.leaseTimeToLive(stale ?? '')).ttlS).toBe(-1);
   });
@@ -142,6 +160,7 @@ describe('LeasePool (real etcd)', () => {
     const sent = counting.grantsSent;
     expect(sent).toBeLessThanOrEqual(3);
     expect([...counting.revoked].sort()).toEqual([...counting.granted].sort());
+    await counting.revokesSettled();
     for (const id of counting.granted) {
       expect((await store.leaseTimeToLive(id)).ttlS).toBe(-1);
     }
@@ -173,6 +192,7 @@ describe('LeasePool (real etcd)', () => {
     const dropped = counting.revoked.at(-1) ?? '';
     expect(pool.take(4)).toBeUndefined();
     await pool.close();
+    await counting.revokesSettled();
     expect((await store.leaseTimeToLive(dropped)).ttlS).toBe(-1);
     // Closing revoked the rest.
     for (const id of counting.granted) expect((await store.leaseTimeToLive(id)).ttlS).toBe(-1);
