@@ -176,8 +176,16 @@ export class Elections {
     await this.semaphore.proclaim(name, token, secret, value, opts);
   }
 
-  /** Ends the term at `token`; the next waiting candidate is promoted at once. */
-  async resign(name: string, token: FencingToken, secret: string, opts: Opts = {}) {
+  /**
+   * Ends the term at `token`; the next waiting candidate is promoted at once. With the caller's
+   * quota ledger prefix the term's ledger key goes in the same transaction (see releaseGrant).
+   */
+  async resign(
+    name: string,
+    token: FencingToken,
+    secret: string,
+    opts: Opts & { ledgerPrefix?: string | undefined } = {},
+  ) {
     await this.semaphore.release(name, token, secret, opts);
   }
 

@@ -87,6 +87,8 @@ export function electionsRouter(s: Services): Router {
     authorize(res, 'elect', { election: name });
     await s.elections.resign(name, token, holderSecret(req, res), {
       signal: requestSignal(res, s.lifecycle),
+      // The term's quota ledger key goes in the resign's own transaction, not with its lease.
+      ledgerPrefix: s.quotas.activeLedgerPrefix('elections', principalId(res)),
     });
     res.status(204).end();
   });
