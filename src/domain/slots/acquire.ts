@@ -52,7 +52,7 @@ export async function acquireOnce(
   const leaseP = req.session?.leaseId ?? pooled?.id ?? store.leaseGrant(req.ttlS, { signal });
   let leaseId: string;
   try {
-    [leaseId] = await Promise.all([leaseP, req.quota?.admit(signal)]);
+    [leaseId] = await Promise.all([leaseP, admitUnlessHeld(c, req, key, signal)]);
   } catch (err) {
     if (pooled !== undefined) c.withdraw.lease(pooled.id);
     else if (typeof leaseP !== 'string') {
@@ -200,4 +200,30 @@ export async function acquireOnce(
     );
   }
   return waitForPlace(c, { req, base, key, leaseId, perGrantLease, leaseSentAt }, signal);
+}
+
+/**
+ * The quota check of an acquire. A retry with an Idempotency-Key whose grant or queued request
+ * still exists is not a new one (it is counted already and only replays): refused by the quota,
+ * it goes on when its key is there, so a client that lost the first answer learns its token.
+ */
+async function admitUnlessHeld(
+  c: SemaphoreContext,
+  req: AcquireRequest,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  try {
+    await req.quota?.admit(signal);
+  } catch (err) {
+    if (
+      req.idempotencyKey === undefined ||
+      !(err instanceof DomainError) ||
+      err.code !== 'quota_exceeded'
+    ) {
+      throw err;
+    }
+    const existing = await c.store.range({ key, countOnly: true }, { signal });
+    if (existing.count === 0) throw err;
+  }
 }
