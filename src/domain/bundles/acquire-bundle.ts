@@ -1,3 +1,4 @@
+import { isLeaseGone } from '../../etcd/lease-pool.js';
 import { DomainError } from '../errors.js';
 import { fingerprint, idOfSecret, newSecret, secretFromIdempotencyKey } from '../secrets.js';
 import { writeDelayKey } from '../slots/lock-delay.js';
@@ -48,10 +49,14 @@ export async function acquireBundle(
           ttlS: req.ttlS,
           session: req.session?.leaseId ?? null,
         });
-  const leaseSentAt = performance.now();
-  const leaseId = req.session?.leaseId ?? (await c.store.leaseGrant(req.ttlS, { signal }));
+  // A per-grant lease granted ahead (its expiry counted from when ITS grant was sent), else one
+  // now; not in the negative-control mode, which puts keys slot by slot before the transaction.
+  let pooled =
+    req.session === undefined && !unsafeBundleMode ? c.leasePool?.take(req.ttlS) : undefined;
+  let leaseSentAt = pooled?.sentAt ?? performance.now();
+  let leaseId =
+    req.session?.leaseId ?? pooled?.id ?? (await c.store.leaseGrant(req.ttlS, { signal }));
   const perGrantLease = req.session === undefined;
-  const ownLease = perGrantLease ? leaseId : undefined;
   const at = Date.now();
   const index: BundleIndex = {
     holder: req.holder,
@@ -81,23 +86,33 @@ export async function acquireBundle(
     if (unsafeBundleMode) {
       unsafeTokens = await putSlotBySlot(c, keys, memberValues, leaseId, signal);
     }
-    res = await runBundleTxn(
-      c.store,
-      c.space,
-      {
-        keys,
-        slots: req.slots,
-        indexValue: JSON.stringify(index),
-        memberValues,
-        leaseId,
-        session: req.session,
-      },
-      signal,
-    );
+    const txn = () =>
+      runBundleTxn(
+        c.store,
+        c.space,
+        {
+          keys,
+          slots: req.slots,
+          indexValue: JSON.stringify(index),
+          memberValues,
+          leaseId,
+          session: req.session,
+        },
+        signal,
+      );
+    res = await txn().catch(async (err: unknown) => {
+      if (pooled === undefined || !isLeaseGone(err)) throw err;
+      // The pooled lease expired or was revoked before its puts (nothing applied): grant one, once.
+      pooled = undefined;
+      leaseSentAt = performance.now();
+      leaseId = await c.store.leaseGrant(req.ttlS, { signal });
+      return txn();
+    });
   } catch (err) {
-    withdrawBundle(c, keys, undefined, ownLease);
+    withdrawBundle(c, keys, undefined, perGrantLease ? leaseId : undefined);
     throw err;
   }
+  const ownLease = perGrantLease ? leaseId : undefined;
   if (!res.succeeded) {
     if (perGrantLease) c.withdraw.lease(leaseId);
     return replayBundle(c.store, req, { id, secret, fp, keys }, res, {

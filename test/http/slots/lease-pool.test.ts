@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LeasePool, PooledLease } from '../../../src/etcd/lease-pool.js';
 import { call, startTestService, type TestService } from '../../support/app.js';
+import { pollValue } from '../../support/poll.js';
 
 const ttlS = 10;
 
@@ -115,5 +116,54 @@ describe('per-grant acquires from the lease pool', () => {
       await release(slot, g.body);
     }
     expect(fellBack).toBe(2);
+  });
+
+  it('serves per-grant bundles from the pool too, with the same deduction and fallback', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const bundleSlots = [{ slot: `pb-a-${tag}` }, { slot: `pb-b-${tag}` }];
+    const acquireBundle = () =>
+      call(svc.url, 'POST', '/v1/bundles', {
+        body: { holder: 'b', ttlSeconds: ttlS, slots: bundleSlots },
+      });
+    const releaseBundle = async (b: { token: string; secret: string }) => {
+      const r = await call(svc.url, 'DELETE', `/v1/bundles/${b.token}`, {
+        headers: { 'Slotlock-Secret': b.secret },
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(204);
+    };
+    // Leases the test above revoked may still be in the pool: let them age out first.
+    await pollValue(
+      () => Promise.resolve(pool.stats),
+      st => st.ready === 0 && st.granting === 0,
+      5000,
+    );
+    let pooledHits = 0;
+    let fellBack = 0;
+    for (let i = 0; i < 60 && (pooledHits < 2 || fellBack < 1); i++) {
+      const revokeFirst = pooledHits >= 2 && pool.stats.ready > 0;
+      const revoked = new Set(revokeFirst ? granted : []);
+      await Promise.all(
+        [...revoked].map(id =>
+          svc.client.leaseClient.leaseRevoke({ ID: id }).catch(() => undefined),
+        ),
+      );
+      const sent = performance.now();
+      const b = await acquireBundle();
+      expect(b.status, JSON.stringify(b.body)).toBe(201);
+      const hit = takes.at(-1);
+      const lease = await holderLease(bundleSlots[0]?.slot ?? '');
+      if (hit !== undefined && !revoked.has(hit.id)) {
+        expect(lease).toBe(hit.id);
+        expect(b.body.expiresInMs).toBeLessThanOrEqual(ttlS * 1000 - (sent - hit.sentAt));
+        pooledHits++;
+      } else if (hit !== undefined) {
+        expect(lease).not.toBe(hit.id);
+        expect((await svc.services.store.leaseTimeToLive(lease ?? '')).ttlS).toBeGreaterThan(0);
+        fellBack++;
+      }
+      await releaseBundle(b.body);
+    }
+    expect(pooledHits).toBe(2);
+    expect(fellBack).toBe(1);
   });
 });
