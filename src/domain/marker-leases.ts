@@ -1,3 +1,4 @@
+import { isLeaseGone } from '../etcd/lease-pool.js';
 import type { EtcdStore } from '../etcd/store.js';
 
 /**
@@ -38,6 +39,37 @@ export class MarkerLeases {
     });
     return abortable(lease, opts.signal);
   }
+
+  /**
+   * Runs `write` (a transaction that puts markers on the lease it is given) on the current lease.
+   * When etcd refused it because that lease is gone before its time (revoked by an operator, or
+   * lost when etcd was restored from a snapshot), nothing of it was applied: the lease is dropped
+   * and `write` runs once more on a new one, instead of failing every release until the bucket ends.
+   */
+  async write<T>(
+    write: (lease: string) => Promise<T>,
+    opts: { signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
+    const lease = await this.current(opts);
+    try {
+      return await write(lease);
+    } catch (err) {
+      if (!isLeaseGone(err)) throw err;
+      if (this.lease !== undefined && (await this.lease.catch(() => undefined)) === lease) {
+        this.lease = undefined;
+      }
+      return write(await this.current(opts));
+    }
+  }
+}
+
+/** Runs `write` on the marker lease of `leases` (see {@link MarkerLeases.write}), or on none. */
+export function withMarkerLease<T>(
+  leases: MarkerLeases | undefined,
+  write: (lease: string | undefined) => Promise<T>,
+  opts: { signal?: AbortSignal | undefined } = {},
+): Promise<T> {
+  return leases === undefined ? write(undefined) : leases.write(write, opts);
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -1,6 +1,7 @@
 import { rangeAt, type TxnOp } from '../../etcd/store.js';
 import { DomainError } from '../errors.js';
 import type { FencingToken } from '../grant.js';
+import { withMarkerLease } from '../marker-leases.js';
 import { delayKeysOp } from '../slots/lock-delay.js';
 import { headOp, type SlotQueue } from '../slots/slot-queue.js';
 import type { BundleCallOptions, BundleContext } from './bundle-context.js';
@@ -20,24 +21,21 @@ export async function releaseBundle(
   const { store, space } = c;
   const found = await findBundle(c, b, opts.signal);
   opts.allow?.(found.index.slots.map(s => s.slot));
-  // Markers go on the replica's expiring marker lease, as for a single grant (release.ts).
-  const markerLease = await c.markerLeases?.current({ signal: opts.signal });
   const { token } = b;
   const slots = found.index.slots;
   const queues = slots.map(s => c.room.queueIfAny(s.slot));
   const all = [found.keys.index, ...found.keys.members];
   const perSlot = 4;
   const ops: TxnOp[] = [{ delete: { key: found.keys.index } }];
+  /** Where the marker puts are: they get the marker lease when the transaction is sent. */
+  const markerAt = new Set<number>();
   slots.forEach((s, i) => {
     const member = found.keys.members[i] ?? '';
+    markerAt.add(ops.length + 1);
     ops.push(
       { delete: { key: member } },
       {
-        put: {
-          key: space.releaseMarker(s.slot),
-          value: JSON.stringify({ token, at: Date.now() }),
-          ...(markerLease === undefined ? {} : { lease: markerLease }),
-        },
+        put: { key: space.releaseMarker(s.slot), value: JSON.stringify({ token, at: Date.now() }) },
       },
       { range: { key: space.delay(s.slot, token) } },
       { delete: { key: space.delay(s.slot, token) } },
@@ -55,16 +53,26 @@ export async function releaseBundle(
   const sentAt = performance.now();
   let res;
   try {
-    res = await store.txn(
-      {
-        compare: all.map(key => ({
-          key,
-          target: 'create' as const,
-          op: '==' as const,
-          value: token,
-        })),
-        success: ops,
-      },
+    // Markers go on the replica's expiring marker lease, as for a single grant (release.ts).
+    res = await withMarkerLease(
+      c.markerLeases,
+      lease =>
+        store.txn(
+          {
+            compare: all.map(key => ({
+              key,
+              target: 'create' as const,
+              op: '==' as const,
+              value: token,
+            })),
+            success: ops.map((op, i) =>
+              lease !== undefined && markerAt.has(i) && 'put' in op
+                ? { put: { ...op.put, lease } }
+                : op,
+            ),
+          },
+          { signal: opts.signal },
+        ),
       { signal: opts.signal },
     );
     if (res.succeeded) {

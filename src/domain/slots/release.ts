@@ -6,6 +6,7 @@ import { idOfSecret } from '../secrets.js';
 import { delayKeysOp } from './lock-delay.js';
 import type { SemaphoreContext } from './semaphore-context.js';
 import { headOp } from './slot-queue.js';
+import { withMarkerLease } from '../marker-leases.js';
 
 /**
  * Releases a grant: deletes its key only if it is still the key created at `token` (a retried
@@ -33,34 +34,40 @@ export async function releaseGrant(
   const queue = c.room.queueIfAny(slot);
   const limit = queue?.headLimit;
   queue?.releaseStarted();
-  // The marker goes on a shared, expiring lease: an idle slot leaves no key behind.
-  const markerLease = await c.markerLeases?.current({ signal });
   const sentAt = performance.now();
   let res;
   try {
-    res = await store.txn(
-      {
-        compare: [{ key, target: 'create', op: '==', value: token }],
-        success: [
-          { range: { key } },
-          { delete: { key } },
+    // The marker goes on a shared, expiring lease: an idle slot leaves no key behind.
+    res = await withMarkerLease(
+      c.markerLeases,
+      markerLease =>
+        store.txn(
           {
-            put: {
-              key: space.releaseMarker(slot),
-              value: JSON.stringify({ token, at: Date.now() }),
-              ...(markerLease === undefined ? {} : { lease: markerLease }),
-            },
+            compare: [{ key, target: 'create', op: '==', value: token }],
+            success: [
+              { range: { key } },
+              { delete: { key } },
+              {
+                put: {
+                  key: space.releaseMarker(slot),
+                  value: JSON.stringify({ token, at: Date.now() }),
+                  ...(markerLease === undefined ? {} : { lease: markerLease }),
+                },
+              },
+              // A clean release opens a lock-delay slot at once: its delay key goes too.
+              { range: { key: space.delay(slot, token) } },
+              { delete: { key: space.delay(slot, token) } },
+              ...(limit === undefined
+                ? []
+                : [headOp(space, slot, limit), delayKeysOp(space, slot)]),
+              // Last, so the result indexes above stay put.
+              ...(ledgerKey === undefined ? [] : [{ delete: { key: ledgerKey } }]),
+            ],
+            failure: [ownerProbe(space.contenders(slot), token)],
           },
-          // A clean release opens a lock-delay slot at once: its delay key goes too.
-          { range: { key: space.delay(slot, token) } },
-          { delete: { key: space.delay(slot, token) } },
-          ...(limit === undefined ? [] : [headOp(space, slot, limit), delayKeysOp(space, slot)]),
-          // Last, so the result indexes above stay put.
-          ...(ledgerKey === undefined ? [] : [{ delete: { key: ledgerKey } }]),
-        ],
-        failure: [ownerProbe(space.contenders(slot), token)],
-      },
-      { signal, group: space.keysOf(slot) },
+          { signal, group: space.keysOf(slot) },
+        ),
+      { signal },
     );
     if (res.succeeded && limit !== undefined) {
       queue?.offer(res.revision, rangeAt(res.results, 5).kvs, rangeAt(res.results, 6).kvs, sentAt);
