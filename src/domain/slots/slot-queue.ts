@@ -28,8 +28,13 @@ export const unsafeTestMode = (():
   return mode;
 })();
 
-/** Head reads tried (100, 200, 400, 800 ms apart) before the local waiters are failed. */
-const headReadAttempts = 5;
+/**
+ * How long failed head reads are retried (100, 200, 400, 800 ms apart, then every second) before
+ * the local waiters are failed: long enough for a gRPC reconnect and an open breaker's 2 s under
+ * load. Waiters still end on their own deadline, and a lost watch fails them after the waiting
+ * room's reconnect grace.
+ */
+const headReadRetryMs = 10_000;
 
 /** The first `limit` contender keys of a slot by create revision (its head), keys only. */
 export function headOp(space: ContenderSpace, slot: string, limit: number): TxnOp {
@@ -216,6 +221,7 @@ export class SlotQueue {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    let failingSince = 0;
     do {
       this.dirty = false;
       if (this.waiters.size === 0) {
@@ -246,10 +252,13 @@ export class SlotQueue {
         // One failed read is retried (with backoff) rather than failing every local waiter;
         // waiters still end on their own deadline, and on a lasting outage through the
         // waiting room's reconnect grace.
-        if (++failures < headReadAttempts) {
+        if (failures++ === 0) failingSince = performance.now();
+        if (performance.now() - failingSince < headReadRetryMs) {
           this.vacancy = vacancy;
           this.dirty = true;
-          await new Promise(resolve => setTimeout(resolve, 100 * 2 ** (failures - 1)));
+          await new Promise(resolve =>
+            setTimeout(resolve, Math.min(1000, 100 * 2 ** (failures - 1))),
+          );
           continue;
         }
         this.failAll(

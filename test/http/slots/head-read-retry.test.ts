@@ -7,15 +7,16 @@ import { pollValue } from '../../support/poll.js';
 describe('a failed read of the queue head', () => {
   let a: TestService;
   let b: TestService;
-  let failNextTxn = false;
+  /** Transactions of service a to fail before they are sent. */
+  let failTxns = 0;
   beforeAll(async () => {
     a = await startTestService(
       {},
       {
         etcdFaults: {
           failBeforeSend: op => {
-            if (op !== 'txn' || !failNextTxn) return false;
-            failNextTxn = false;
+            if (op !== 'txn' || failTxns <= 0) return false;
+            failTxns--;
             return true;
           },
         },
@@ -28,7 +29,7 @@ describe('a failed read of the queue head', () => {
     await b.close();
   });
 
-  it('is retried, and the waiter is granted', async () => {
+  async function waiterAfterFailedReads(failures: number) {
     const slot = `hr-${randomUUID().slice(0, 8)}`;
     const holder = await call(b.url, 'POST', `/v1/slots/${slot}/grants`, {
       body: { holder: 'h1', ttlSeconds: 10 },
@@ -43,13 +44,23 @@ describe('a failed read of the queue head', () => {
       5000,
     );
     // The release goes through b; a learns of it from its watch and reads the head: that fails.
-    failNextTxn = true;
+    failTxns = failures;
     const released = await call(b.url, 'DELETE', `/v1/slots/${slot}/grants/${holder.body.token}`, {
       headers: { 'slotlock-secret': holder.body.secret },
     });
     expect(released.status).toBe(204);
     const granted = await waiting;
-    expect(failNextTxn).toBe(false);
-    expect(granted.status).toBe(201);
+    expect(failTxns).toBe(0);
+    return granted;
+  }
+
+  it('is retried, and the waiter is granted', async () => {
+    expect((await waiterAfterFailedReads(1)).status).toBe(201);
+  });
+
+  it('is retried through a few seconds of failures (a reconnect under load), not failed after 1.5 s', async () => {
+    // Seven failed reads span about 4.5 s of backoff; the waiter waits up to 15 s.
+    const granted = await waiterAfterFailedReads(7);
+    expect(granted.status, JSON.stringify(granted.body)).toBe(201);
   });
 });
