@@ -107,8 +107,40 @@ export async function runGrowth(ctx: Context): Promise<void> {
   const g: GrowthResults = { quick: ctx.quick, handover: [] };
   ctx.results.growth = g;
   g.handover = await handoverByWaiters(ctx);
+  await settle(ctx);
   g.waiters = await part(ctx, 'idle waiters', () => idleWaiters(ctx));
   g.observers = await part(ctx, 'idle SSE observers', () => idleObservers(ctx));
   g.replicas = await part(ctx, 'two replicas vs one', () => replicasComparison(ctx));
   g.fill = await part(ctx, 'filled etcd vs empty', () => fillComparison(ctx));
+}
+
+/**
+ * Waits (at most 30 s) until the service creates a session again: a queue row that overloaded
+ * etcd (2,048 joins, each an O(queue) read) can leave the service's etcd breaker open, and the
+ * rows after it would then measure that instead of what they are about.
+ */
+async function settle(ctx: Context): Promise<void> {
+  const started = performance.now();
+  while (performance.now() - started < 30_000) {
+    const res = await fetch(`${ctx.serviceUrl}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ttlSeconds: 5 }),
+      signal: AbortSignal.timeout(5000),
+    }).catch(() => undefined);
+    if (res?.status === 201) {
+      const body = (await res.json()) as { id: string; session: string };
+      await fetch(`${ctx.serviceUrl}/v1/sessions/${body.id}`, {
+        method: 'DELETE',
+        headers: { 'slotlock-secret': body.session },
+      }).catch(() => undefined);
+      const waitedMs = performance.now() - started;
+      if (waitedMs > 100)
+        ctx.log(`growth: the service took sessions again after ${waitedMs.toFixed(0)} ms`);
+      return;
+    }
+    await res?.body?.cancel();
+    await new Promise(resolve => setTimeout(resolve, 250));
+  }
+  ctx.log('growth: the service still refused sessions after 30 s');
 }
