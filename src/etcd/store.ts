@@ -1,21 +1,20 @@
 import type { Etcd3 } from 'etcd3';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Metrics } from '../metrics.js';
-import { isLeaseNotFound, translateEtcdError } from './client.js';
 import { abortable } from './abortable.js';
-import { EtcdRejectedError, EtcdUnavailableError } from './errors.js';
-import { InjectedLostAnswer, InjectedUnsent, type EtcdFaults } from './faults.js';
+import { EtcdCaller, LeaseGone, type CallOptions } from './etcd-caller.js';
+import { EtcdRejectedError } from './errors.js';
+import type { EtcdFaults } from './faults.js';
 import { LeasesInFlight } from './leases-in-flight.js';
-import { RevisionWatermark } from './revision-watermark.js';
-import { MemberFailed, TxnBatcher, type BatchLimits } from './txn-batcher.js';
+import type { BatchLimits } from './txn-batcher.js';
 import {
   encodeLeaseGrant,
   encodeLeaseRevoke,
   leaseGrantMethod,
   leaseRevokeMethod,
 } from './lease-codec.js';
-import { rangeMethod, sendTxn, sendUnary } from './txn-call.js';
-import { encodeBatch, encodeRange, encodeTxn, type WireResult } from './txn-codec.js';
+import { rangeMethod, sendUnary } from './txn-call.js';
+import { encodeRange, encodeTxn } from './txn-codec.js';
+import { TxnSender, type EncodedTxn, type TxnAnswer } from './txn-send.js';
 import {
   fromWire,
   opsOf,
@@ -36,23 +35,7 @@ export {
   type TxnResult,
 } from './txn-wire.js';
 
-/** Options of every store call: a signal to stop waiting for the answer. */
-export interface CallOptions {
-  signal?: AbortSignal | undefined;
-}
-
-/** What etcd answered to one transaction, on its own or nested in a batch. */
-interface TxnAnswer {
-  succeeded: boolean;
-  revision: string;
-  responses: WireResult[];
-}
-
-/** A transaction encoded for the wire, with its largest op list (see `BatchLimits.maxOps`). */
-interface EncodedTxn {
-  bytes: Uint8Array;
-  ops: number;
-}
+export type { CallOptions } from './etcd-caller.js';
 
 /**
  * The only door to etcd's KV and lease RPCs. Every call carries the client's deadline, is timed in
@@ -60,36 +43,20 @@ interface EncodedTxn {
  * with a DomainError (`etcd_unavailable` when etcd is unreachable). Reads are linearizable.
  */
 export class EtcdStore {
-  private readonly batcher: TxnBatcher<EncodedTxn, TxnAnswer>;
+  private readonly caller: EtcdCaller;
+  private readonly sender: TxnSender;
   private readonly inFlight = new LeasesInFlight();
-  private readonly watermark = new RevisionWatermark();
 
   constructor(
     readonly client: Etcd3,
     private readonly metrics: Metrics,
-    private readonly retryAfterS: number,
+    retryAfterS: number,
     batching: BatchLimits = { maxBatch: 1, maxInFlight: Number.POSITIVE_INFINITY },
     /** Test-only injected faults (see {@link EtcdFaults}); never set from configuration. */
-    private readonly faults: EtcdFaults = {},
+    faults: EtcdFaults = {},
   ) {
-    this.batcher = new TxnBatcher(batching, (reqs, deadlines) => this.sendBatch(reqs, deadlines), {
-      observeBatch: size => {
-        this.metrics.etcdTxnBatchSize.observe(size);
-      },
-      expired: () =>
-        new EtcdUnavailableError(
-          `etcd did not take the transaction within ${batching.deadlineMs ?? 0} ms (it waited for a free call); it was not applied`,
-          this.retryAfterS,
-        ),
-      late: () =>
-        new EtcdUnavailableError(
-          `etcd did not answer the transaction within ${batching.deadlineMs ?? 0} ms; outcome unknown: it may have been applied`,
-          this.retryAfterS,
-          undefined,
-          true,
-        ),
-      opsOf: req => req.ops,
-    });
+    this.caller = new EtcdCaller(metrics, retryAfterS, faults);
+    this.sender = new TxnSender(client, this.caller, metrics, retryAfterS, batching);
   }
 
   /**
@@ -106,16 +73,9 @@ export class EtcdStore {
     const settled = this.inFlight.hold(leasesOf(t));
     let res: TxnAnswer;
     try {
-      if (opts.group === undefined) {
-        // The call goes on after the caller stops waiting: its leases stay held until it ends.
-        const sent = this.sendOne(req, {}, undefined);
-        sent.then(settled, settled);
-        res = await abortable(sent, opts.signal);
-      } else {
-        res = await this.batcher.submit(opts.group, req, opts.signal, settled);
-      }
+      res = await this.sender.send(req, opts.group, opts.signal, settled);
     } catch (err) {
-      const gaveUp = this.callerGaveUp(err, 'txn', opts);
+      const gaveUp = this.caller.callerGaveUp(err, 'txn', opts);
       if (gaveUp !== undefined) throw gaveUp;
       throw err;
     }
@@ -129,65 +89,7 @@ export class EtcdStore {
 
   /** Transactions waiting to join the next group-commit batch. */
   get queuedTxns(): number {
-    return this.batcher.queued;
-  }
-
-  /** One transaction as one etcd call. */
-  private async sendOne(
-    req: EncodedTxn,
-    opts: CallOptions,
-    options: { deadline: number } | undefined,
-  ): Promise<TxnAnswer> {
-    const one = await this.call('txn', opts, () =>
-      sendTxn(this.client, req.bytes, options?.deadline),
-    );
-    return { succeeded: one.succeeded, revision: one.header.revision, responses: one.responses };
-  }
-
-  /**
-   * One etcd call for a batch: a lone transaction as it is, several as nested transactions, sent
-   * with the latest of their deadlines (each member waits only for its own, see TxnBatcher). When
-   * etcd rejects the whole call (a nested put on a lease that is gone, too many operations), it
-   * applied none of it: each member is then sent alone and fails or succeeds on its own.
-   */
-  private async sendBatch(
-    reqs: EncodedTxn[],
-    deadlines: (number | undefined)[],
-  ): Promise<(TxnAnswer | MemberFailed)[]> {
-    const latest = deadlines.includes(undefined) ? undefined : Math.max(...(deadlines as number[]));
-    const options = latest === undefined ? undefined : { deadline: latest };
-    const [only] = reqs;
-    if (reqs.length === 1 && only !== undefined) {
-      return [await this.sendOne(only, {}, options)];
-    }
-    let all;
-    try {
-      all = await this.call('txn', {}, () =>
-        sendTxn(this.client, encodeBatch(reqs.map(r => r.bytes)), options?.deadline),
-      );
-    } catch (err) {
-      if (!(err instanceof EtcdRejectedError)) throw err;
-      return Promise.all(
-        reqs.map((r, i) => {
-          const d = deadlines[i];
-          return this.sendOne(r, {}, d === undefined ? undefined : { deadline: d }).catch(
-            (e: unknown) => new MemberFailed(e),
-          );
-        }),
-      );
-    }
-    return all.responses.map((r, i) => {
-      if (r.kind !== 'txn') {
-        throw new Error(`batched transaction ${i} came back without its answer`);
-      }
-      const nested = r.txn;
-      // Every nested transaction ran at the batch's revision (its writes took that revision).
-      return {
-        succeeded: nested.succeeded,
-        revision: all.header.revision,
-        responses: nested.responses,
-      };
-    });
+    return this.sender.queued;
   }
 
   /** A linearizable range read. */
@@ -279,45 +181,13 @@ export class EtcdStore {
   }
 
   /** Times and counts `fn`, races it with `opts.signal`, and translates its errors. */
-  async call<T>(
+  call<T>(
     op: string,
     opts: CallOptions,
     fn: () => Promise<T>,
     flags: { leaseGoneIsOk?: boolean } = {},
   ): Promise<T> {
-    const end = this.metrics.etcdDuration.startTimer({ op });
-    try {
-      if (this.faults.failBeforeSend?.(op) === true) throw new InjectedUnsent(op);
-      const delayMs = this.faults.delaySend?.(op) ?? 0;
-      if (delayMs > 0) await sleep(delayMs, undefined, { signal: opts.signal });
-      const seenAtSend = this.watermark.beforeSend();
-      const result = await abortable(fn(), opts.signal);
-      // Only KV answers: their header revision is linearizable (lease and alarm answers' may not be).
-      if (op === 'txn' || op === 'range') this.observeRevision(result, seenAtSend);
-      const answerDelayMs = this.faults.delayAnswer?.(op) ?? 0;
-      if (answerDelayMs > 0) await sleep(answerDelayMs);
-      if (this.faults.loseAnswer?.(op) === true) throw new InjectedLostAnswer(op);
-      this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
-      // A write went through: etcd's NOSPACE alarm (if this replica saw one) is disarmed.
-      if (op === 'txn' || op === 'lease_grant') this.metrics.etcdNoSpace.set(0);
-      return result;
-    } catch (err) {
-      if (flags.leaseGoneIsOk === true && isLeaseNotFound(err)) {
-        this.metrics.etcdRequests.inc({ op, outcome: 'ok' });
-        throw new LeaseGone();
-      }
-      const gaveUp = this.callerGaveUp(err, op, opts);
-      if (gaveUp !== undefined) throw gaveUp;
-      const translated = translateEtcdError(err, op, this.retryAfterS, op === 'txn');
-      if (translated.code === 'etcd_nospace') this.metrics.etcdNoSpace.set(1);
-      this.metrics.etcdRequests.inc({
-        op,
-        outcome: translated.code === 'etcd_unavailable' ? 'unavailable' : 'error',
-      });
-      throw translated;
-    } finally {
-      end();
-    }
+    return this.caller.call(op, opts, fn, flags);
   }
 
   /**
@@ -325,44 +195,14 @@ export class EtcdStore {
    * replica saw before etcd's revision went back (a restore): it may repeat an earlier grant's.
    */
   tokenMayRepeat(token: string): boolean {
-    return this.watermark.mayRepeat(token);
+    return this.caller.watermark.mayRepeat(token);
   }
 
   /** The revision high-water etcd went back below (see {@link RevisionWatermark}), if it did. */
   get revisionWentBackBelow(): string | undefined {
-    return this.watermark.wentBackBelow;
-  }
-
-  private observeRevision(result: unknown, seenAtSend: bigint): void {
-    const header = (result as { header?: { revision?: string } | null } | null)?.header;
-    if (header?.revision === undefined) return;
-    if (this.watermark.observe(header.revision, seenAtSend)) {
-      this.metrics.etcdRevisionWentBack.inc();
-    }
-    this.metrics.etcdRevision.set(Number(this.watermark.highWater));
-  }
-
-  /**
-   * When `err` is the caller's own signal firing: a caller's deadline (e.g. the readiness probe's)
-   * that passed is etcd being too slow (`etcd_unavailable`); a caller that went away is not etcd's
-   * fault, is not counted, and keeps its reason. Otherwise undefined.
-   */
-  private callerGaveUp(err: unknown, op: string, opts: CallOptions): Error | undefined {
-    if (opts.signal?.aborted !== true || err !== opts.signal.reason) return undefined;
-    if (!isTimeout(err)) return err as Error;
-    this.metrics.etcdRequests.inc({ op, outcome: 'unavailable' });
-    const unknown = op === 'txn';
-    return new EtcdUnavailableError(
-      `etcd did not answer ${op} within the caller's deadline` +
-        (unknown ? '; outcome unknown: it may have been applied' : ''),
-      this.retryAfterS,
-      err,
-      unknown,
-    );
+    return this.caller.watermark.wentBackBelow;
   }
 }
-
-class LeaseGone extends Error {}
 
 /** The leases a transaction's puts name (either branch may run). */
 function leasesOf(t: Txn): string[] {
@@ -371,8 +211,4 @@ function leasesOf(t: Txn): string[] {
     if ('put' in op && op.put.lease !== undefined && op.put.lease !== '0') ids.add(op.put.lease);
   }
   return [...ids];
-}
-
-function isTimeout(err: unknown): boolean {
-  return err instanceof DOMException && err.name === 'TimeoutError';
 }
