@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Elections, Leadership } from '../../../src/domain/elections/elections.js';
 import type { LeaderState } from '../../../src/domain/elections/leader-state.js';
@@ -190,6 +191,9 @@ describe('Elections.leader', () => {
       elections.campaign(name, { candidate, value: '', ttlS: 30, waitMs: 0 });
     const resign = (name: string, l: Leadership) => elections.resign(name, l.token, l.secret);
     const abort = new AbortController();
+    // Twenty observers share this one signal on purpose (each SSE request has its own in the
+    // service): each adds a listener while it reads, which is not a leak.
+    setMaxListeners(64, abort.signal);
     try {
       const a = await stand('herd', 'a');
       const observers = Array.from({ length: 20 }, () =>
