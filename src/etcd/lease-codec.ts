@@ -5,7 +5,7 @@
  */
 import pb from 'protobufjs/minimal.js';
 import type { UnaryMethod } from './txn-call.js';
-import { readFields, readInt64, writeInt64 } from './txn-codec.js';
+import { readFields, readInt64, writeInt64 } from './wire.js';
 
 /** What LeaseGrant answers: the new lease's id, its TTL, and etcd's error text (empty if none). */
 export interface LeaseGrantAnswer {

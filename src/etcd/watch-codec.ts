@@ -6,13 +6,7 @@
  * printed back into a string, which every watcher pays on every handover: see txn-codec.ts.
  */
 import pb from 'protobufjs/minimal.js';
-import {
-  readFields,
-  readHeaderRevision,
-  readInt64,
-  readKeyValue,
-  writeInt64,
-} from './txn-codec.js';
+import { readFields, readHeaderRevision, readInt64, readKeyValue, writeInt64 } from './wire.js';
 import type { KeyValue } from './txn-wire.js';
 
 /** One change to a key, as seen by a watch. `revision` is the change's own revision. */
