@@ -1,4 +1,4 @@
-import { unsafeTestMode } from '../slots/slot-queue.js';
+import { unsafeTestMode } from '../slots/unsafe-test-mode.js';
 import type { BundleKeys } from './bundle.js';
 import type { BundleContext } from './bundle-context.js';
 

@@ -1,6 +1,7 @@
 import { asDomainError, DomainError } from '../errors.js';
 import type { Handover } from '../grant.js';
-import { unsafeTestMode, type LocalWaiter } from '../slots/slot-queue.js';
+import type { LocalWaiter } from '../slots/slot-queue.js';
+import { unsafeTestMode } from '../slots/unsafe-test-mode.js';
 import { Waiter } from '../slots/waiter.js';
 import type { BundleKeys, BundleRequest } from './bundle.js';
 import type { BundleContext } from './bundle-context.js';
