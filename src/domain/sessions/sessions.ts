@@ -71,7 +71,7 @@ export class Sessions {
             },
             ...(opts.quota === undefined
               ? []
-              : [{ put: { key: opts.quota.key, value: leaseHex, lease: leaseId } }]),
+              : [{ put: { key: opts.quota.keyFor(leaseHex), value: leaseHex, lease: leaseId } }]),
           ],
         },
         opts,

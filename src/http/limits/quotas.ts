@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { DomainError } from '../../domain/errors.js';
 import { ledgerKeyOf, type QuotaHook } from '../../domain/quota-hook.js';
@@ -29,7 +29,7 @@ interface SeenCount {
  * Per-principal quotas. Grants (held or queued), election candidacies and sessions are counted in
  * etcd, so they hold across replicas: each one puts a ledger key `<p>q/<g|e|x>/<principal-hash>/
  * <id>` on its own lease in the transaction that creates it (`<id>`: a hash of a grant's or
- * candidacy's contender key, a random UUID for a session; a session grant's key is deleted by its
+ * candidacy's contender key, or of a session's lease id; a session grant's key is deleted by its
  * release, in the release's transaction), and a new one first counts the principal's ledger keys
  * (one count-only range, run alongside the lease grant). Concurrent requests of one principal on
  * several replicas may pass the count together, so a quota can be exceeded by at most the requests
@@ -87,8 +87,7 @@ export class Quotas {
     if (limit <= 0) return undefined;
     const prefix = this.ledgerPrefix(kind, principal);
     return {
-      key: `${prefix}${randomUUID()}`,
-      keyFor: contenderKey => ledgerKeyOf(prefix, contenderKey),
+      keyFor: name => ledgerKeyOf(prefix, name),
       admit: async signal => {
         if (this.admitOnSeen(prefix, limit)) return;
         const { count } = await this.store.range({ prefix, countOnly: true }, { signal });
