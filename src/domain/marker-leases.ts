@@ -1,4 +1,4 @@
-import { isLeaseGone } from '../etcd/lease-pool.js';
+import { isLeaseGone } from '../etcd/client.js';
 import type { EtcdStore } from '../etcd/store.js';
 
 /**

@@ -130,6 +130,14 @@ export function isLeaseNotFound(err: unknown): boolean {
   return err instanceof EtcdLeaseInvalidError;
 }
 
+/**
+ * True when etcd refused a transaction because a lease it puts a key on does not exist (it
+ * expired or was revoked): nothing of the transaction was applied.
+ */
+export function isLeaseGone(err: unknown): boolean {
+  return err instanceof EtcdRejectedError && isLeaseNotFound(err.cause);
+}
+
 /** True when etcd refused a write because its NOSPACE alarm is raised (database space exceeded). */
 export function isNoSpace(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';

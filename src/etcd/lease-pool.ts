@@ -1,6 +1,3 @@
-import { isLeaseNotFound } from './client.js';
-import { EtcdRejectedError } from './errors.js';
-
 /** A lease granted ahead of its use: its id and when its LeaseGrant was sent (performance.now()). */
 export interface PooledLease {
   id: string;
@@ -195,12 +192,4 @@ export class LeasePool {
     this.revoking.add(r);
     void r.finally(() => this.revoking.delete(r));
   }
-}
-
-/**
- * True when etcd refused a transaction because a lease it puts a key on does not exist (it
- * expired or was revoked): nothing of the transaction was applied.
- */
-export function isLeaseGone(err: unknown): boolean {
-  return err instanceof EtcdRejectedError && isLeaseNotFound(err.cause);
 }

@@ -6,6 +6,7 @@
 import { castGrpcError, EtcdInvalidAuthTokenError, type Etcd3 } from 'etcd3';
 import { isBrokenCircuitError } from 'cockatiel';
 import { poolOf, type GrpcMetadata } from './pool.js';
+import { asBuffer } from './wire.js';
 import { decodeRangeAnswer, decodeTxnAnswer, type WireTxnAnswer } from './txn-codec.js';
 
 /** The part of a grpc-js client used here (etcd3's KV service client is one). */
@@ -21,8 +22,6 @@ interface UnaryClient {
   ): unknown;
 }
 
-const asBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 const raw = (bytes: Buffer): Buffer => bytes;
 
 /** A unary call slotlock encodes itself: its service, its method path and its answer's decoder. */

@@ -10,6 +10,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { poolOf, type GrpcMetadata } from './pool.js';
+import { asBuffer } from './wire.js';
 import {
   decodeWatchResponse,
   encodeWatchRequest,
@@ -41,9 +42,6 @@ interface BidiClient {
 }
 
 const WATCH_METHOD = '/etcdserverpb.Watch/Watch';
-
-const asBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** Hosts from `first` on, cycling; the pool skips a host whose circuit breaker is open. */
 function* hostsFrom(hosts: unknown[], first: number): Generator {

@@ -6,6 +6,10 @@
 import pb from 'protobufjs/minimal.js';
 import type { KeyValue } from './txn-wire.js';
 
+/** Encoded bytes as the Buffer grpc-js writes, without a copy. */
+export const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
 /** A field tag: field number and wire type (0 varint, 2 length-delimited). */
 export const tag = (field: number, wireType: 0 | 2): number => (field << 3) | wireType;
 

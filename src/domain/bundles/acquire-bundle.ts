@@ -1,4 +1,4 @@
-import { isLeaseGone } from '../../etcd/lease-pool.js';
+import { isLeaseGone } from '../../etcd/client.js';
 import { DomainError } from '../errors.js';
 import { fingerprint, idOfSecret, newSecret, secretFromIdempotencyKey } from '../secrets.js';
 import { writeDelayKey } from '../slots/lock-delay.js';

@@ -1,4 +1,4 @@
-import { isLeaseGone } from '../../etcd/lease-pool.js';
+import { isLeaseGone } from '../../etcd/client.js';
 import { rangeAt } from '../../etcd/store.js';
 import { DomainError } from '../errors.js';
 import { decodeHolder, encodeHolder, type Grant } from '../grant.js';
