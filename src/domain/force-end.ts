@@ -14,8 +14,8 @@ export interface ForcedEnd {
 
 /**
  * Ends the grant (slot) or leadership (election) created at `token` without its secret, as if
- * its lease had expired: deletes its key only while it is still the one created at `token` (so a
- * newer holder is never touched), then revokes its per-grant lease in the background. No release
+ * its lease had expired: deletes its key (and a session grant's quota ledger key) only while it is
+ * still the one created at `token` (so a newer holder is never touched), then revokes its per-grant lease in the background. No release
  * marker is written and a lock-delay key stays, because the holder may still be acting: that is
  * what an expiry means to the next holder too. Waiters are promoted by the watch as on expiry.
  * Fails with `grant_gone` when nothing of `name` was created at `token`.
@@ -49,15 +49,20 @@ export async function forceEnd(
   );
   const kv = rangeAt(found.results, 0).kvs[0];
   if (kv === undefined) throw gone();
+  const record = decodeHolder(kv);
+  // A session grant's quota ledger key lives on the session's lease: it goes with the grant.
+  const ledgerKey = record?.q;
   const deleted = await store.txn(
     {
       compare: [{ key: kv.key, target: 'create', op: '==', value: target.token }],
-      success: [{ delete: { key: kv.key } }],
+      success: [
+        { delete: { key: kv.key } },
+        ...(ledgerKey === undefined ? [] : [{ delete: { key: ledgerKey } }]),
+      ],
     },
     { ...opts, group: space.keysOf(target.name) },
   );
   if (!deleted.succeeded) throw gone();
-  const record = decodeHolder(kv);
   const session = record?.session === true;
   if (!session && kv.lease !== '0') {
     cleanup.schedule(`revoke lease ${kv.lease} (forced end)`, signal =>
