@@ -216,26 +216,17 @@ export class SlotReader {
       );
     }
     const capacity = decodeHolder(kv)?.capacity ?? 1;
-    const ahead = await this.store.range(
-      {
-        prefix: this.space.contenders(slot),
-        maxCreateRevision: (BigInt(kv.createRevision) - 1n).toString(),
-        countOnly: true,
-      },
+    // One read for both, at one revision: the contenders up to this one and the delay keys.
+    const view = await this.store.txn(
+      { compare: [], success: blockedAheadOps(this.space, slot, kv.createRevision) },
       opts,
     );
-    const delays = await this.store.txn({
-      compare: [],
-      success: blockedAheadOps(this.space, slot, kv.createRevision),
-    });
-    const blocked = blockedAhead(
-      kv.createRevision,
-      rangeAt(delays.results, 0).kvs,
-      rangeAt(delays.results, 1).kvs,
-    );
+    const contenders = rangeAt(view.results, 1).kvs;
+    const ahead = contenders.filter(c => c.createRevision !== kv.createRevision).length;
+    const blocked = blockedAhead(kv.createRevision, rangeAt(view.results, 0).kvs, contenders);
     return {
-      position: ahead.count,
-      holding: ahead.count + blocked < capacity,
+      position: ahead,
+      holding: ahead + blocked < capacity,
       token: kv.createRevision,
       capacity,
     };
