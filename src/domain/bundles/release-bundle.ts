@@ -26,29 +26,35 @@ export async function releaseBundle(
   const queues = slots.map(s => c.room.queueIfAny(s.slot));
   const all = [found.keys.index, ...found.keys.members];
   const perSlot = 4;
-  const ops: TxnOp[] = [{ delete: { key: found.keys.index } }];
-  /** Where the marker puts are: they get the marker lease when the transaction is sent. */
-  const markerAt = new Set<number>();
-  slots.forEach((s, i) => {
-    const member = found.keys.members[i] ?? '';
-    markerAt.add(ops.length + 1);
-    ops.push(
-      { delete: { key: member } },
+  /** The slots with waiters here, and where their head reads are in the ops. */
+  const handovers: { queue: SlotQueue; at: number; limit: number }[] = [];
+  let at = 1 + perSlot * slots.length;
+  for (const queue of queues) {
+    const limit = queue?.headLimit;
+    if (queue === undefined || limit === undefined) continue;
+    handovers.push({ queue, at, limit });
+    at += 2;
+  }
+  /** The ops with the markers on `markerLease` (the index, then per slot, then the head reads). */
+  const opsOn = (markerLease: string | undefined): TxnOp[] => [
+    { delete: { key: found.keys.index } },
+    ...slots.flatMap((s, i): TxnOp[] => [
+      { delete: { key: found.keys.members[i] ?? '' } },
       {
-        put: { key: space.releaseMarker(s.slot), value: JSON.stringify({ token, at: Date.now() }) },
+        put: {
+          key: space.releaseMarker(s.slot),
+          value: JSON.stringify({ token, at: Date.now() }),
+          ...(markerLease === undefined ? {} : { lease: markerLease }),
+        },
       },
       { range: { key: space.delay(s.slot, token) } },
       { delete: { key: space.delay(s.slot, token) } },
-    );
-  });
-  const handovers: { queue: SlotQueue; at: number }[] = [];
-  slots.forEach((s, i) => {
-    const limit = queues[i]?.headLimit;
-    const queue = queues[i];
-    if (queue === undefined || limit === undefined) return;
-    handovers.push({ queue, at: ops.length });
-    ops.push(headOp(space, s.slot, limit), delayKeysOp(space, s.slot));
-  });
+    ]),
+    ...handovers.flatMap(h => [
+      headOp(space, h.queue.slot, h.limit),
+      delayKeysOp(space, h.queue.slot),
+    ]),
+  ];
   for (const h of handovers) h.queue.releaseStarted();
   const sentAt = performance.now();
   let res;
@@ -65,11 +71,7 @@ export async function releaseBundle(
               op: '==' as const,
               value: token,
             })),
-            success: ops.map((op, i) =>
-              lease !== undefined && markerAt.has(i) && 'put' in op
-                ? { put: { ...op.put, lease } }
-                : op,
-            ),
+            success: opsOn(lease),
           },
           { signal: opts.signal },
         ),
