@@ -244,11 +244,6 @@ export function watchCounters(m: Metrics, watch: (typeof watchNames)[number]) {
   };
 }
 
-/**
- * Sets every known label combination to 0 (counters) or creates it empty (histograms), so series
- * exist from the first scrape: Prometheus cannot rate a series born between two scrapes, and would
- * lose its first observations.
- */
 /** The `limit` label values of `slotlock_limit_refusals_total`. */
 export const limitNames = [
   'rate_principal',
@@ -261,6 +256,11 @@ export const limitNames = [
   'fenced_principal',
 ] as const;
 
+/**
+ * Sets every known label combination to 0 (counters) or creates it empty (histograms), so series
+ * exist from the first scrape: Prometheus cannot rate a series born between two scrapes, and would
+ * lose its first observations.
+ */
 export function initMetricSeries(m: Metrics): void {
   for (const outcome of acquireOutcomes) {
     m.acquires.inc({ outcome }, 0);

@@ -63,16 +63,11 @@ export class SessionDeadlines {
    */
   private prune(): void {
     const now = performance.now();
-    for (const [id, deadline] of this.deadlines) if (deadline <= now) this.forget(id);
+    for (const [id, deadline] of this.deadlines) if (deadline <= now) this.ended(id);
     const target = Math.floor(this.maxEntries * 0.9);
     for (const id of this.deadlines.keys()) {
       if (this.deadlines.size <= target) break;
-      this.forget(id);
+      this.ended(id);
     }
-  }
-
-  private forget(id: string): void {
-    this.deadlines.delete(id);
-    this.granted.delete(id);
   }
 }
