@@ -62,8 +62,9 @@ export class EtcdStore {
   /**
    * Runs one transaction. With `opts.group` (the prefix of every key of the one slot it touches) it
    * goes through group commit: under load it is sent together with other slots' transactions as
-   * one etcd call (see {@link TxnBatcher}); it must then write only keys under that prefix, and
-   * may compare or read other keys only if no batched transaction writes them.
+   * one etcd call (see {@link TxnBatcher}); it must then write only keys of that slot: under that
+   * prefix, or named from a key under it (a grant's quota ledger key, a hash of its contender
+   * key), and may compare or read other keys only if no batched transaction writes them.
    */
   async txn(
     t: Txn,

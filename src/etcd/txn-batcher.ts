@@ -64,7 +64,8 @@ interface Pending<Req, Res> {
  *
  * Every transaction names its `group` (a slot's key prefix) and a batch holds at most ONE
  * transaction per group: the transactions of a batch then touch disjoint keys (a slot's keys all
- * live under its prefix; a session marker is only compared, never written), so running them as
+ * live under its prefix, or, like a grant's quota ledger key, are named from one that does; a
+ * session marker is only compared, never written), so running them as
  * one is the same as running them one after the other, and no two grants of one slot can share the
  * batch's revision (their fencing token). Further transactions of a group already in the batch
  * cannot be batched at all, so they are sent at once, each as its own call, as without group
