@@ -20,6 +20,7 @@ interface Link {
 class PeerProxy {
   readonly links = new Set<Link>();
   private readonly server: Server;
+  private closed = false;
 
   constructor(
     readonly port: number,
@@ -44,6 +45,7 @@ class PeerProxy {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     for (const link of this.links) this.cut(link);
     return new Promise(resolve => {
       this.server.close(() => {
@@ -59,6 +61,9 @@ class PeerProxy {
 
   private accept(client: Socket): void {
     const link: Link = { from: undefined, sockets: [client] };
+    // Tracked from the start: a connection whose head has not arrived yet must be cut by close()
+    // too, or the server's close waits for it while the member keeps it open (a teardown hang).
+    this.links.add(link);
     let head = Buffer.alloc(0);
     client.on('error', () => {
       this.cut(link);
@@ -72,13 +77,12 @@ class PeerProxy {
       if (!text.includes('\r\n\r\n') && head.length < 16_384) return;
       client.off('data', onHead);
       link.from = /\r\nX-Server-From: *([0-9a-f]+)/i.exec(text)?.[1]?.toLowerCase();
-      if (!this.allowed(link.from)) {
-        client.destroy();
+      if (this.closed || !this.allowed(link.from)) {
+        this.cut(link);
         return;
       }
       const upstream = connect({ port: this.targetPort, host: '127.0.0.1' });
       link.sockets.push(upstream);
-      this.links.add(link);
       upstream.on('error', () => {
         this.cut(link);
       });
